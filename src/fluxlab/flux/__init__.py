@@ -1,0 +1,1 @@
+"""Layer 4 — the Flux language: lexer -> parser -> AST -> interpreter over table streams."""

@@ -1,0 +1,1 @@
+"""Layer 2 — the embedded time-series engine on DuckDB. Imports only `fluxlab.model`."""
