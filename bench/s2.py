@@ -42,10 +42,10 @@ def main() -> None:
     ours = best_of(3, lambda: s2.cell_tokens(lat, lon, args.level))
     n_ref = args.reference_points
     ref = best_of(
-        1, lambda: [s2cell.lat_lon_to_token(a, b, args.level) for a, b in zip(lat[:n_ref], lon[:n_ref])]
+        1, lambda: [s2cell.lat_lon_to_token(a, b, args.level) for a, b in zip(lat[:n_ref], lon[:n_ref], strict=True)]
     )
     check = s2.cell_tokens(lat[:n_ref], lon[:n_ref], args.level).to_pylist()
-    expected = [s2cell.lat_lon_to_token(a, b, args.level) for a, b in zip(lat[:n_ref], lon[:n_ref])]
+    expected = [s2cell.lat_lon_to_token(a, b, args.level) for a, b in zip(lat[:n_ref], lon[:n_ref], strict=True)]
     agree = sum(x == y for x, y in zip(check, expected, strict=True)) / n_ref
     ours_rate, ref_rate = args.points / ours, n_ref / ref
     print(f"S2 tokens, level {args.level}")
