@@ -1,0 +1,41 @@
+"""What every reader yields: PointBatches, rejects and skipped lines of one piece of input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from fluxlab.ingest.rejects import empty_rejects
+from fluxlab.model.points import PointBatch
+
+
+class ReaderError(ValueError):
+    """The input cannot be read at all (no header, no measurement, unsupported type...)."""
+
+
+@dataclass
+class ReadChunk:
+    """A piece of input, fully accounted: every data row is in a batch, a reject or skipped.
+
+    `skipped_lines` lists the blank/comment lines when the reader knows them; readers
+    that only know a count set `skipped_count` (then the lines list stays empty).
+    """
+
+    batches: list[PointBatch]
+    rejects: pa.Table = field(default_factory=empty_rejects)
+    skipped_lines: list[int] = field(default_factory=list)
+    skipped_count: int = 0
+    bytes_read: int = 0
+
+    @property
+    def rows_in_batches(self) -> int:
+        return sum(b.num_rows for b in self.batches)
+
+    @property
+    def skipped(self) -> int:
+        return max(self.skipped_count, len(self.skipped_lines))
+
+    @property
+    def rows_read(self) -> int:
+        return self.rows_in_batches + self.rejects.num_rows + self.skipped

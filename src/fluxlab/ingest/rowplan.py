@@ -1,0 +1,271 @@
+"""Turning a block of raw CSV strings into PointBatches and rejects, in one vectorized pass.
+
+Both CSV readers (mapped and annotated) describe what each output column is — a
+tag, a typed field, the time, the measurement — as a `RowPlan` of Polars
+expressions over the raw columns. `apply_plan` evaluates it on a block, finds the
+first failing column of every bad row (in plan order: measurement, time, fields),
+turns those rows into rejects with line, column, value and reason, and splits the
+good rows into one PointBatch per measurement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fluxlab.ingest.csvblocks import LINE_COLUMN
+from fluxlab.ingest.rejects import empty_rejects, rejects_from_frame
+from fluxlab.ingest.transforms import cast_to, conversion_failed, raw_line, type_error_reason
+from fluxlab.model.points import TIME_COLUMN, FieldType, PointBatch
+
+TimeParser = Callable[[pl.Series], pl.Series]
+"""Raw time strings → Int64 ns UTC (null where unparsable)."""
+
+
+@dataclass
+class FieldPlan:
+    key: str
+    source: str  # input column named in error messages
+    raw: pl.Expr  # cleaned string expression (reported as the value when conversion fails)
+    ftype: FieldType
+    prepare: Callable[[pl.Expr], pl.Expr] | None = None  # raw → castable text (formats)
+
+
+@dataclass
+class TagPlan:
+    key: str
+    source: str
+    raw: pl.Expr
+
+
+@dataclass
+class RowPlan:
+    """How to build points from raw columns; see the module docstring."""
+
+    tags: list[TagPlan]
+    fields: list[FieldPlan]
+    time_raw: pl.Expr | None
+    time_source: str
+    time_parser: TimeParser | None
+    time_hint: str
+    measurement: str | None = None
+    measurement_raw: pl.Expr | None = None
+    measurement_source: str = "measurement"
+    field_name_raw: pl.Expr | None = None  # Flux-shaped CSV: the field key comes from _field
+    field_name_source: str = "_field"
+    default_time_ns: int = 0
+    raw_columns: Sequence[str] = field(default_factory=tuple)
+    used_columns: Sequence[str] = field(default_factory=tuple)  # raw columns the exprs read
+    delimiter: str = ","
+
+
+@dataclass
+class PlanResult:
+    batches: list[PointBatch]
+    rejects: pa.Table
+    skipped_lines: list[int]
+
+
+def apply_plan(
+    batch: pa.RecordBatch | pa.Table, lines: np.ndarray, plan: RowPlan, source: str
+) -> PlanResult:
+    """Evaluate `plan` on a raw block (all-string Arrow columns + physical line numbers)."""
+    batch, lines, skipped = _drop_blank_rows(batch, lines)
+    if batch.num_rows == 0:
+        return PlanResult([], empty_rejects(), skipped)
+    frame = pl.from_arrow(pa.table({c: batch.column(c) for c in plan.used_columns}))
+    assert isinstance(frame, pl.DataFrame)
+    frame = frame.with_columns(pl.Series(LINE_COLUMN, lines, pl.Int64))
+    work = frame.select(
+        pl.col(LINE_COLUMN),
+        *[t.raw.alias(f"t{i}") for i, t in enumerate(plan.tags)],
+        *[f.raw.alias(f"r{i}") for i, f in enumerate(plan.fields)],
+        *([plan.time_raw.alias("time_raw")] if plan.time_raw is not None else []),
+        *([plan.measurement_raw.alias("m")] if plan.measurement_raw is not None else []),
+        *([plan.field_name_raw.alias("fname")] if plan.field_name_raw is not None else []),
+    )
+    work = work.with_columns(_time_column(work, plan))
+    work = work.with_columns(
+        [
+            cast_to(f.prepare(pl.col(f"r{i}")) if f.prepare else pl.col(f"r{i}"), f.ftype).alias(
+                f"v{i}"
+            )
+            for i, f in enumerate(plan.fields)
+        ]
+    )
+    checks = _checks(plan)
+    work = work.with_columns(
+        _first_match(checks, lambda c: pl.lit(c[1])).alias("_err_col"),
+        _first_match(checks, lambda c: c[2]).alias("_err_val"),
+        _first_match(checks, lambda c: c[3]).alias("_err_reason"),
+    )
+    bad = work.get_column("_err_col").is_not_null()
+    rejects = empty_rejects()
+    if bad.any():
+        bad_raw = batch.filter(pa.array(bad.to_numpy()))
+        rejects = _rejects(bad_raw, work.filter(bad), plan, source)
+        work = work.filter(~bad)
+    return PlanResult(_batches(work, plan), rejects, skipped)
+
+
+def _drop_blank_rows(
+    batch: pa.RecordBatch | pa.Table, lines: np.ndarray
+) -> tuple[pa.RecordBatch | pa.Table, np.ndarray, list[int]]:
+    """Rows whose every value is empty are blank lines: counted as skipped, not rejected."""
+    if batch.num_columns == 0 or batch.num_rows == 0:
+        return batch, lines, []
+    blank = pc.equal(pc.fill_null(batch.column(0), ""), "")
+    if not pc.any(blank).as_py():
+        return batch, lines, []
+    for column in batch.columns[1:]:
+        blank = pc.and_(blank, pc.equal(pc.fill_null(column, ""), ""))
+    mask = blank.to_numpy(zero_copy_only=False)
+    if not mask.any():
+        return batch, lines, []
+    keep = ~mask
+    return batch.filter(pa.array(keep)), lines[keep], lines[mask].tolist()
+
+
+def _time_column(work: pl.DataFrame, plan: RowPlan) -> pl.Series:
+    if plan.time_raw is None or plan.time_parser is None:
+        return pl.Series(TIME_COLUMN, [plan.default_time_ns] * work.height, pl.Int64)
+    return plan.time_parser(work.get_column("time_raw")).cast(pl.Int64).alias(TIME_COLUMN)
+
+
+Check = tuple[pl.Expr, str, pl.Expr, pl.Expr]
+"""(failed?, column name, offending value, reason)."""
+
+
+def _checks(plan: RowPlan) -> list[Check]:
+    checks: list[Check] = []
+    null_str = pl.lit(None, pl.String)
+    if plan.measurement_raw is not None:
+        checks.append(
+            (pl.col("m").is_null(), plan.measurement_source, null_str, pl.lit("measurement is empty"))
+        )
+    if plan.field_name_raw is not None:
+        checks.append(
+            (pl.col("fname").is_null(), plan.field_name_source, null_str, pl.lit("field name is empty"))
+        )
+    if plan.time_raw is not None:
+        checks.append(
+            (pl.col("time_raw").is_null(), plan.time_source, null_str, pl.lit("time is empty"))
+        )
+        checks.append(
+            (
+                conversion_failed(pl.col("time_raw"), pl.col(TIME_COLUMN)),
+                plan.time_source,
+                pl.col("time_raw"),
+                pl.lit(f"cannot parse time: {plan.time_hint}"),
+            )
+        )
+    for i, f in enumerate(plan.fields):
+        checks.append(
+            (
+                conversion_failed(pl.col(f"r{i}"), pl.col(f"v{i}")),
+                f.source,
+                pl.col(f"r{i}"),
+                pl.lit(type_error_reason(f.ftype)),
+            )
+        )
+    if plan.fields:
+        names = ", ".join(f.source for f in plan.fields)
+        no_fields = pl.all_horizontal([pl.col(f"v{i}").is_null() for i in range(len(plan.fields))])
+        checks.append(
+            (
+                no_fields,
+                names,
+                null_str,
+                pl.lit("no field values (all empty); a point needs at least one field"),
+            )
+        )
+    return checks
+
+
+def _first_match(checks: list[Check], pick: Callable[[Check], pl.Expr]) -> pl.Expr:
+    if not checks:
+        return pl.lit(None, pl.String)
+    expr = pl.when(checks[0][0]).then(pick(checks[0]))
+    for check in checks[1:]:
+        expr = expr.when(check[0]).then(pick(check))
+    return expr.otherwise(pl.lit(None, pl.String)).cast(pl.String)
+
+
+def _rejects(
+    raw_batch: pa.RecordBatch | pa.Table, work: pl.DataFrame, plan: RowPlan, source: str
+) -> pa.Table:
+    raw = pl.from_arrow(pa.Table.from_batches([raw_batch]) if isinstance(raw_batch, pa.RecordBatch) else raw_batch)
+    assert isinstance(raw, pl.DataFrame)
+    columns = [c for c in plan.raw_columns if c in raw.columns]
+    frame = pl.DataFrame(
+        {
+            "line": work.get_column(LINE_COLUMN),
+            "column": work.get_column("_err_col"),
+            "value": work.get_column("_err_val"),
+            "reason": work.get_column("_err_reason"),
+            "raw": raw.select(raw_line(columns, plan.delimiter)).to_series(),
+        }
+    )
+    return rejects_from_frame(frame, source)
+
+
+def _batches(work: pl.DataFrame, plan: RowPlan) -> list[PointBatch]:
+    if work.height == 0:
+        return []
+    tag_keys = _unique_keys([t.key for t in plan.tags])
+    last_tag = {t.key: i for i, t in enumerate(plan.tags)}  # a repeated tag key: last column wins
+    field_keys = [f.key for f in plan.fields]
+    keys = [k for k, on in (("m", plan.measurement_raw is not None),
+                            ("fname", plan.field_name_raw is not None)) if on]
+    out = work.select(
+        pl.col(TIME_COLUMN),
+        *[pl.col(f"t{last_tag[k]}").alias(k) for k in tag_keys],
+        *[pl.col(f"v{i}").alias(f.key) for i, f in enumerate(plan.fields)],
+        pl.col(LINE_COLUMN),
+        *[pl.col(k) for k in keys],
+    )
+    if not keys:
+        return [_point_batch(plan.measurement or "", out, tag_keys, field_keys)]
+    batches = []
+    for values, part in out.partition_by(keys, as_dict=True, maintain_order=True).items():
+        found = dict(zip(keys, values, strict=True))
+        name = str(found.get("m", plan.measurement or ""))
+        part = part.drop(keys)
+        fields = field_keys
+        if "fname" in found:
+            part = part.rename({field_keys[0]: str(found["fname"])})
+            fields = [str(found["fname"])]
+        batches.append(_point_batch(name, part, tag_keys, fields))
+    return batches
+
+
+def _unique_keys(keys: list[str]) -> list[str]:
+    return list(dict.fromkeys(keys))
+
+
+def _point_batch(
+    measurement: str, frame: pl.DataFrame, tags: list[str], fields: list[str]
+) -> PointBatch:
+    """Drop fields that are null in every row of the batch, then hand Arrow to the store."""
+    present = [f for f in fields if frame.get_column(f).null_count() < frame.height]
+    frame = frame.select(TIME_COLUMN, *tags, *present, LINE_COLUMN)
+    return PointBatch(measurement, to_arrow_table(frame), tuple(tags), tuple(present))
+
+
+def to_arrow_table(frame: pl.DataFrame) -> pa.Table:
+    """Polars → Arrow with plain `string` columns (what every consumer expects)."""
+    table = frame.to_arrow()
+    schema = pa.schema(
+        [
+            pa.field(f.name, pa.string())
+            if pa.types.is_large_string(f.type) or pa.types.is_string_view(f.type)
+            else f
+            for f in table.schema
+        ]
+    )
+    return table.cast(schema)

@@ -1,0 +1,84 @@
+"""Opening inputs: plain or gzip files and binary streams, with a byte counter for progress.
+
+The counter sits under the decompressor, so progress is measured in bytes of the
+file on disk (what the progress bar's total is), even for `.gz` inputs.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import shutil
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class CountingReader(io.RawIOBase):
+    """A read-only raw stream that counts the bytes read from the wrapped stream."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self._inner = inner
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self._inner.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.count += n
+        return n
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
+def is_gzip(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == GZIP_MAGIC
+
+
+class OpenedSource:
+    """A decompressed binary stream over a file plus the count of raw bytes consumed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.size = path.stat().st_size
+        self._counter = CountingReader(open(path, "rb"))  # noqa: SIM115 - closed in close()
+        raw = io.BufferedReader(self._counter, buffer_size=1 << 20)
+        self.stream: BinaryIO = (
+            gzip.GzipFile(fileobj=raw, mode="rb") if is_gzip(path) else raw  # type: ignore[assignment]
+        )
+
+    @property
+    def bytes_read(self) -> int:
+        return self._counter.count
+
+    def close(self) -> None:
+        self.stream.close()
+        self._counter.close()
+
+    def __enter__(self) -> OpenedSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def spool_stream(stream: BinaryIO, directory: str | None = None, suffix: str = "") -> Path:
+    """Copy a binary stream (stdin) to a temporary file so it can be read like any file.
+
+    Memory stays bounded (copied in 1 MiB pieces) and readers get a seekable, sized
+    input with exact byte progress. The caller deletes the file.
+    """
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - path returned to caller
+        prefix="fluxlab-stdin-", suffix=suffix, dir=directory, delete=False
+    )
+    with handle:
+        shutil.copyfileobj(stream, handle, 1 << 20)
+    return Path(handle.name)
