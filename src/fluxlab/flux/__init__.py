@@ -1,1 +1,41 @@
 """Layer 4 — the Flux language: lexer -> parser -> AST -> interpreter over table streams."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fluxlab.flux.table import Stream
+    from fluxlab.flux.values import Time
+
+__all__ = ["run", "run_csv"]
+
+
+def run(
+    source: str,
+    *,
+    source_store: Any = None,
+    now: Time | int | None = None,
+    timeout_s: float | None = 300.0,
+    options: dict[str, Any] | None = None,
+) -> dict[str, Stream]:
+    """Parse and evaluate a Flux program; return its results (streams) by name.
+
+    `source_store` is the storage Store `from()` reads; `now` fixes `now()` (a Time or
+    Unix nanoseconds) unless the program sets `option now`; `timeout_s` bounds the run.
+    """
+    from fluxlab.flux.context import Context
+    from fluxlab.flux.interpreter import Interpreter
+    from fluxlab.flux.parser import parse
+    from fluxlab.flux.values import Time
+
+    fixed_now = Time(now) if isinstance(now, int) else now
+    ctx = Context(now=fixed_now, source=source_store, timeout_s=timeout_s, options=options)
+    return Interpreter(ctx).run(parse(source))
+
+
+def run_csv(source: str, **kwargs: Any) -> str:
+    """`run()` and encode the results as InfluxDB 2 `/api/v2/query` annotated CSV."""
+    from fluxlab.flux.results import encode
+
+    return encode(run(source, **kwargs))
