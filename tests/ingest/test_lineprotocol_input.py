@@ -55,3 +55,11 @@ def test_blocks_keep_line_numbers(tmp_path: Path, store: Store) -> None:
     assert account.rows_read == 3000 and account.rows_rejected == 1
     with open(rejects, newline="") as fh:
         assert [r["line"] for r in csv.DictReader(fh)] == ["2500"]
+
+
+def test_error_budget_on_line_protocol(tmp_path: Path, store: Store) -> None:
+    data = write_text(tmp_path / "d.lp", "cpu v=1 1\ncpu v= 2\ncpu v=3 3\n")
+    account = ingest_file(store, "b", data, max_errors=0)
+    assert account.stopped_early and account.exit_code == 1
+    assert (account.rows_read, account.rows_written, account.rows_rejected) == (2, 1, 1)
+    assert stored_rows(store, "cpu", "v").column("_value").to_pylist() == [1.0]

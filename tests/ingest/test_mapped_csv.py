@@ -174,3 +174,69 @@ def test_many_blocks_keep_lines(tmp_path: Path, store: Store, mapping: Path) -> 
     )
     assert account.rows_read == 2000 and account.rows_rejected == 1 and account.balanced
     assert read_rejects(rejects)[0]["line"] == "1502"
+
+
+def test_bom_and_crlf_line_endings(tmp_path: Path, store: Store, mapping: Path) -> None:
+    text = "\ufeff" + HARTFORD_HEADER + "\r\n" + hartford_row("1", "01/02/2020", "0930") + "\r\n"
+    data = write_text(tmp_path / "win.csv", text)
+    account = ingest_file(store, "b", data, mapping=mapping)
+    assert account.rows_written == 1 and account.balanced
+    assert stored_rows(store, "incidents", "code").column("_value").to_pylist() == [600]
+
+
+def test_the_documented_example_mapping_is_valid() -> None:
+    import textwrap
+
+    import fluxlab.ingest.mapping as module
+    from fluxlab.ingest.mapping import mapping_from_dict
+
+    doc = module.__doc__ or ""
+    block = doc.split("::\n", 1)[1].split("\n\n`extract`", 1)[0]
+    import tomllib
+
+    mapping = mapping_from_dict(tomllib.loads(textwrap.dedent(block)), origin="docstring")
+    assert mapping.time is not None and mapping.time.timezone == "America/New_York"
+    assert [f.key for f in mapping.fields] == ["case_number", "total", "lat", "code"]
+    assert mapping.fields[1].fixes == {"<6": "5"}
+
+
+def test_types_delimiter_and_skip_lines(tmp_path: Path, store: Store) -> None:
+    mapping = write_text(tmp_path / "m.toml", """
+measurement = "s"
+[csv]
+delimiter = ";"
+skip_lines = 2
+[time]
+column = "when"
+format = "rfc3339"
+[fields]
+ok = { column = "ok", type = "boolean" }
+n = { column = "n", type = "unsigned" }
+x = { column = "x", type = "float" }
+""")
+    data = write_text(tmp_path / "d.csv", (
+        "Report title\nexported today\n"
+        "when;ok;n;x\n"
+        "2020-01-01T00:00:00Z;yes;7;1.5\n"
+        "2020-01-01T00:00:01Z;maybe;-1;NaN\n"
+    ))
+    rejects = tmp_path / "r.csv"
+    account = ingest_file(store, "b", data, mapping=mapping, max_errors=-1, rejects_path=rejects)
+    assert (account.rows_written, account.rows_rejected) == (1, 1)
+    (row,) = read_rejects(rejects)
+    assert (row["line"], row["column"], row["value"]) == ("5", "ok", "maybe")
+    assert row["raw"] == "2020-01-01T00:00:01Z;maybe;-1;NaN"
+    assert stored_rows(store, "s", "n").column("_value").to_pylist() == [7]
+
+
+def test_ignored_columns_are_checked_against_the_header(tmp_path: Path, store: Store) -> None:
+    mapping = write_text(tmp_path / "m.toml", """
+measurement = "s"
+[fields]
+v = "v"
+[clean]
+ignore = ["Adress"]
+""")
+    data = write_text(tmp_path / "d.csv", "v,Address\n1,x\n")
+    with pytest.raises(MappingError, match="'Adress' not found"):
+        ingest_file(store, "b", data, mapping=mapping)

@@ -158,3 +158,8 @@ def test_progress_bar_renders_when_enabled(tmp_path: Path, store: Store) -> None
     data, mapping = csv_file(tmp_path, ["1,a,1", "2,a,2"])
     account = ingest_file(store, "b", data, mapping=mapping, progress=True)
     assert account.rows_written == 2 and account.bytes_read == data.stat().st_size
+
+
+def test_text_stream_input(store: Store) -> None:
+    account = ingest_stream(store, "b", io.StringIO("cpu v=1 1\n"), source_name="<stdin>")
+    assert account.rows_written == 1

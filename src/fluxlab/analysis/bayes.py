@@ -100,6 +100,9 @@ class NaiveBayesModel:
         return np.stack(cols, axis=1)
 
     def _numeric_matrix(self, frame: pl.DataFrame) -> np.ndarray:
+        missing = [c for c in self.spec.numeric if c not in frame.columns]
+        if missing:
+            raise FeatureError(f"numeric feature(s) {missing} missing; the data has {frame.columns}")
         return frame.select([pl.col(c).cast(pl.Float64) for c in self.spec.numeric]).to_numpy()
 
     def features(self, frame: pl.DataFrame) -> pl.DataFrame:

@@ -11,7 +11,9 @@ from typing import Annotated
 import typer
 
 from fluxlab import __version__
-from fluxlab.cli import buckets, config, store
+from fluxlab.cli import analyze as analyze_cli
+from fluxlab.cli import buckets, classify, config, store
+from fluxlab.cli import datasets as datasets_cli
 from fluxlab.cli.delete import delete
 from fluxlab.cli.demo import demo
 from fluxlab.cli.query import query
@@ -29,11 +31,14 @@ app = typer.Typer(
 app.add_typer(buckets.app, name="bucket")
 app.add_typer(store.app, name="store")
 app.add_typer(config.app, name="config")
+app.add_typer(classify.app, name="classify")
 app.command("write")(write)
 app.command("ingest")(ingest)
 app.command("delete")(delete)
 app.command("query")(query)
 app.command("demo")(demo)
+app.add_typer(datasets_cli.app, name="datasets")
+app.command("analyze")(analyze_cli.analyze)
 
 
 def _show_version(value: bool) -> None:

@@ -215,6 +215,8 @@ class TableSpec:
                 time = col
             elif not col.label.strip() or col.role == "ignored":
                 continue
+            elif not col.datatype and not col.role and col.label in FLUX_IGNORED_LABELS:
+                continue  # Flux's result/table/_start/_stop carry no point data
             elif col.label == "_field":
                 field_name = col
             elif col.label == "_value":

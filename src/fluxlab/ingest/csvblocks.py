@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -31,7 +31,7 @@ from fluxlab.ingest.prefetch import prefetch
 from fluxlab.ingest.rejects import make_rejects
 
 LINE_COLUMN = "_line"
-DEFAULT_BLOCK_SIZE = 16 << 20
+DEFAULT_BLOCK_SIZE = 8 << 20
 
 
 class CsvHeaderError(ValueError):
@@ -140,7 +140,7 @@ def iter_csv_blocks(
     first_line: int,
     delimiter: str = ",",
     block_size: int = DEFAULT_BLOCK_SIZE,
-    bytes_read: callable | None = None,  # type: ignore[valid-type]
+    bytes_read: Callable[[], int] | None = None,
 ) -> Iterator[CsvBlock]:
     """Parse `stream` (positioned after the header) into string blocks with `_line`.
 
@@ -171,8 +171,8 @@ def iter_csv_blocks(
         if counts is not None:
             renumber.note_newlines(records, counts)
         lines = renumber.lines(records)
-        top = int(records[-1]) if records.size else None
-        bad = renumber.take_invalid(top)
+        # invalid rows before this batch's last record are final; later ones wait
+        bad = renumber.take_invalid(int(records[-1])) if records.size else []
         shape = _shape_rejects(source, bad, expected, delimiter)
         yield CsvBlock(batch, lines, shape, _bytes(bytes_read))
     bad = renumber.take_invalid(None)
@@ -183,7 +183,7 @@ def iter_csv_blocks(
         yield CsvBlock(batch, np.empty(0, np.int64), shape, _bytes(bytes_read))
 
 
-def _bytes(counter: callable | None) -> int:  # type: ignore[valid-type]
+def _bytes(counter: Callable[[], int] | None) -> int:
     return int(counter()) if counter is not None else 0
 
 

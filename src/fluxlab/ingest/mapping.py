@@ -20,7 +20,7 @@ Example (the Hartford police incidents file)::
     [fields]
     case_number = { column = "Case_Number", type = "string" }
     total = { column = "Total", type = "integer", fix = { "<6" = "5" } }
-    lat = { column = "geom", type = "float", extract = '\\(([-0-9.]+),' }
+    lat = { column = "geom", type = "float", extract = '^\\(([-0-9.]+),' }  # keeps group 1
     code = "UCR_1_Code"                   # bare column name: a string field
 
     [clean]
@@ -28,7 +28,9 @@ Example (the Hartford police incidents file)::
     null = ["", "NA", "N/A"]              # values meaning "no value"
     ignore = ["Address"]                  # columns deliberately not loaded
 
-Columns not named anywhere are ignored too; `ignore` documents the intent and is
+`extract` keeps one capture group (`group = 1` by default) of each value; anchor the
+pattern (`^`, `$`) where you can, it is much faster on millions of rows. Columns not
+named anywhere are ignored too; `ignore` documents the intent and is
 checked against the header like every other column name. Problems in the mapping
 (unknown column, zone, type or format) raise `MappingError` naming the mapping file,
 the key and what to do, before the data is touched.

@@ -45,6 +45,11 @@ from fluxlab.model.precision import Precision
 UNLIMITED = -1
 """`max_errors` value meaning: never stop, reject and continue."""
 
+PREFETCH_BATCHES = 16
+"""Batches prepared ahead of the store. The store writes in chunks of ~500K rows and
+our batches are ~50K rows, so a deep queue lets reading/transforming continue while a
+chunk is committed (about 16 × 5 MB at most)."""
+
 
 @dataclass
 class IngestOptions:
@@ -103,13 +108,13 @@ def ingest_file(
 def ingest_stream(
     store: Any | None,
     bucket: str | None,
-    stream: BinaryIO,
+    stream: BinaryIO | TextIO,
     *,
     source_name: str = "<stdin>",
     suffix: str = "",
     **options: Any,
 ) -> IngestAccount:
-    """Like `ingest_file` for a binary stream (stdin): spooled to a temp file first.
+    """Like `ingest_file` for a stream (stdin; binary or text): spooled to a temp file first.
 
     Spooling keeps memory bounded and gives exact byte progress and format sniffing;
     pass `suffix` (".csv", ".lp", ".gz") to help format detection.
@@ -153,7 +158,9 @@ class _Run:
                 f"ingest {self.path.name}", opened.size, self.opts.progress
             ) as bar:
                 batches: Iterable[PointBatch] = prefetch(
-                    self._accounted(self._chunks(opened), bar), name="fluxlab-ingest"
+                    self._accounted(self._chunks(opened), bar),
+                    depth=PREFETCH_BATCHES,
+                    name="fluxlab-ingest",
                 )
                 if self.opts.sort:
                     batches = sort_by_time(

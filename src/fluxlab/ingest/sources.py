@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import gzip
 import io
-import shutil
 import tempfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -70,15 +69,20 @@ class OpenedSource:
         self.close()
 
 
-def spool_stream(stream: BinaryIO, directory: str | None = None, suffix: str = "") -> Path:
-    """Copy a binary stream (stdin) to a temporary file so it can be read like any file.
+def spool_stream(
+    stream: BinaryIO | TextIO, directory: str | None = None, suffix: str = ""
+) -> Path:
+    """Copy a stream (stdin, binary or text) to a temporary file to read it like any file.
 
     Memory stays bounded (copied in 1 MiB pieces) and readers get a seekable, sized
-    input with exact byte progress. The caller deletes the file.
+    input with exact byte progress. Text streams are read through their binary
+    buffer when they have one, else encoded as UTF-8. The caller deletes the file.
     """
+    source = getattr(stream, "buffer", stream)
     handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - path returned to caller
         prefix="fluxlab-stdin-", suffix=suffix, dir=directory, delete=False
     )
     with handle:
-        shutil.copyfileobj(stream, handle, 1 << 20)
+        while piece := source.read(1 << 20):
+            handle.write(piece.encode("utf-8") if isinstance(piece, str) else piece)
     return Path(handle.name)

@@ -19,23 +19,23 @@ from fluxlab.model.points import FieldType, PointBatch
 
 
 class TypeGuard:
-    """Remembers each measurement's field types: the store's, then the first seen here."""
+    """Remembers each measurement's field types: the store's, then the first seen here.
+
+    The bucket's schema is read once, up front: during the write the store is busy
+    (and locked) consuming our batches, so it must not be queried from the reader.
+    """
 
     def __init__(self, store: Any | None, bucket: str | None) -> None:
-        self._store = store
-        self._bucket = bucket
         self._known: dict[str, dict[str, FieldType]] = {}
+        if store is not None and bucket is not None:
+            try:
+                for measurement in store.measurements(bucket):
+                    self._known[measurement] = dict(store.field_keys(bucket, measurement))
+            except Exception:  # unknown bucket: the write itself reports it
+                self._known = {}
 
     def _types(self, measurement: str) -> dict[str, FieldType]:
-        if measurement not in self._known:
-            existing: dict[str, FieldType] = {}
-            if self._store is not None and self._bucket is not None:
-                try:
-                    existing = dict(self._store.field_keys(self._bucket, measurement))
-                except Exception:  # unknown bucket: the write reports it
-                    existing = {}
-            self._known[measurement] = existing
-        return self._known[measurement]
+        return self._known.setdefault(measurement, {})
 
     def check(self, batch: PointBatch, source: str) -> tuple[PointBatch | None, pa.Table]:
         """Split a batch into rows that keep their types and rejects for the others."""

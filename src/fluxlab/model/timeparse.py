@@ -112,7 +112,8 @@ def parse_epoch(series: pl.Series, ns_per_unit: int) -> pl.Series:
 
 def _parse_rfc3339(series: pl.Series, timezone: str | None) -> pl.Series:
     """RFC 3339 with offset (`Z`, `+01:00`); values without an offset are local to `timezone`."""
-    aware = series.str.strptime(pl.Datetime("ns", "UTC"), "%+", strict=False).dt.epoch("ns")
+    aware = series.str.strptime(pl.Datetime("ns", "UTC"), "%+", strict=False, cache=False)
+    aware = aware.dt.epoch("ns")
     missing = aware.is_null() & series.is_not_null()
     if not missing.any():
         return aware.alias(series.name)
@@ -123,9 +124,9 @@ def _parse_rfc3339(series: pl.Series, timezone: str | None) -> pl.Series:
 
 def _parse_strftime(series: pl.Series, fmt: str, timezone: str | None) -> pl.Series:
     if _has_offset(fmt):
-        parsed = series.str.strptime(pl.Datetime("ns", "UTC"), fmt, strict=False)
+        parsed = series.str.strptime(pl.Datetime("ns", "UTC"), fmt, strict=False, cache=False)
         return parsed.dt.epoch("ns").alias(series.name)
-    naive = series.str.strptime(pl.Datetime("ns"), fmt, strict=False)
+    naive = series.str.strptime(pl.Datetime("ns"), fmt, strict=False, cache=False)
     failed = naive.is_null() & series.is_not_null()
     if "%H" in fmt and failed.any():
         naive = naive.fill_null(_parse_hour_24(series, failed, fmt))
@@ -147,7 +148,8 @@ def _parse_hour_24(series: pl.Series, failed: pl.Series, fmt: str) -> pl.Series:
     rewritten = pl.select(
         pl.when(subset.str.contains(pattern)).then(rewritten).otherwise(None)
     ).to_series()
-    parsed = rewritten.str.strptime(pl.Datetime("ns"), fmt, strict=False) + timedelta(days=1)
+    parsed = rewritten.str.strptime(pl.Datetime("ns"), fmt, strict=False, cache=False)
+    parsed = parsed + timedelta(days=1)
     parsed = parsed.cast(pl.Datetime("ns"))
     return out.scatter(index, parsed)
 

@@ -16,6 +16,7 @@ from fluxlab.flux.registry import builtin
 from fluxlab.flux.stdlib import aggregates as agg
 from fluxlab.flux.stdlib import transforms, windows
 from fluxlab.flux.stdlib.date import shift_time
+from fluxlab.flux.stdlib.shape_common import merge_by_key
 from fluxlab.flux.table import TIME_TYPE, Stream, Table
 from fluxlab.flux.values import Duration, Time, Unsigned
 
@@ -58,7 +59,7 @@ def quantile(
     tables: Stream,
     q: float,
     method: str = "estimate_tdigest",
-    compression: float = 1000.0,
+    compression: float = 0.0,
 ) -> Stream:
     return agg.quantile(ctx, tables, q, "_value", method, compression)
 
@@ -133,7 +134,8 @@ def set(ctx: Any, tables: Stream, o: dict[str, Any]) -> Stream:  # noqa: A001
             o.get(k, v) if k in o else v for k, v in zip(t.key, t.key_values, strict=True)
         )
         out.append(Table(t.key, values, df) if not df.height else Table.from_frame(df, t.key))
-    return Stream(out)
+    # Setting a key column can give two tables the same key: Flux merges them.
+    return merge_by_key(out, "experimental.set")
 
 
 @builtin(_EXP)
@@ -148,3 +150,39 @@ def subDuration(ctx: Any, d: Duration, location: Any = None, **kw: Any) -> Time:
     if "from" not in kw:
         raise FluxRuntimeError('experimental.subDuration: missing required argument "from"')
     return shift_time(ctx, d, kw.pop("from"), location, -1, "subDuration")
+
+
+@builtin(_EXP, pipe="tables")
+def histogram(ctx: Any, tables: Stream, bins: list[float], normalize: bool = False) -> Stream:
+    """universe histogram on _value (bounds in `le`)."""
+    return transforms.histogram(ctx, tables, bins, normalize=normalize)
+
+
+@builtin("experimental/table", "fill", pipe="tables")
+def table_fill(ctx: Any, tables: Stream) -> Stream:
+    """experimental/table.fill: an empty table gets one row of key values and nulls."""
+    return Stream(agg.null_row_table(t) for t in tables)
+
+
+@builtin("experimental/aggregate", "rate", pipe="tables")
+def aggregate_rate(
+    ctx: Any,
+    tables: Stream,
+    every: Duration,
+    groupColumns: list[str] | None = None,  # noqa: N803
+    unit: Duration = Duration.of_ns(10**9),
+) -> Stream:
+    """experimental/aggregate.rate: non-negative derivative, summed per window and group.
+
+    derivative |> aggregateWindow(fn: mean |> group(groupColumns + window bounds) |> sum).
+    """
+    group_cols = list(groupColumns or [])
+
+    def per_window(c: Any, args: dict[str, Any]) -> Stream:
+        column = args.get("column", "_value")
+        means = agg.mean(c, args["tables"], column)
+        regrouped = agg.regroup(agg.concat_tables(means.tables), [*group_cols, "_start", "_stop"])
+        return agg.sum_(c, regrouped, column)
+
+    rates = transforms.derivative(ctx, tables, unit=unit, nonNegative=True)
+    return windows.aggregateWindow(ctx, rates, every, per_window)

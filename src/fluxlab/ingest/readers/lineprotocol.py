@@ -15,7 +15,7 @@ from fluxlab.ingest.sources import OpenedSource
 from fluxlab.model.lineprotocol import DecodeResult, decode
 from fluxlab.model.precision import Precision
 
-DEFAULT_CHUNK_BYTES = 16 << 20
+DEFAULT_CHUNK_BYTES = 8 << 20
 
 
 def read_line_protocol(
