@@ -26,7 +26,7 @@ def load_points(backend: Backend, bucket: str, measurement: str) -> pl.DataFrame
 
     The time column is `time` (nanoseconds, UTC) whichever backend served it.
     """
-    if backend.name == "embedded":
+    if backend.kind == "embedded":
         table = backend.sql(f"SELECT * FROM {_quote(bucket)}.{_quote(measurement)}")
         frame = pl.from_arrow(table)
     else:
