@@ -86,11 +86,11 @@ def test_group_by_and_except_modes() -> None:
     assert {t.key for t in except_} == {("_measurement", "host")}
 
 
-def test_sort_is_stable_with_nulls_first_and_limit_offsets() -> None:
+def test_sort_puts_nulls_last_ascending_first_descending_and_limit_offsets() -> None:
     out = query('data |> sort(columns: ["_value"], desc: false) |> limit(n: 2, offset: 0)')
-    assert tables_as_lists(out, "_value") == {("cpu", "a"): [None, 1.0], ("cpu", "b"): [2.0, 3.0]}
-    out = query("data |> sort(desc: true) |> limit(n: 1, offset: 1)")
-    assert tables_as_lists(out, "_value") == {("cpu", "a"): [1.0], ("cpu", "b"): [2.0]}
+    assert tables_as_lists(out, "_value") == {("cpu", "a"): [1.0, 5.0], ("cpu", "b"): [2.0, 3.0]}
+    out = query("data |> sort(desc: true) |> limit(n: 2, offset: 1)")
+    assert tables_as_lists(out, "_value") == {("cpu", "a"): [5.0, 1.0], ("cpu", "b"): [2.0]}
 
 
 def test_drop_keep_rename_duplicate_set() -> None:
@@ -197,3 +197,58 @@ def test_filter_translation_is_exact_only_when_safe() -> None:
 def test_from_requires_range_like_influxdb(store: Store) -> None:
     with pytest.raises(FluxRuntimeError, match="unbounded read"):
         run('from(bucket: "b") |> count()', source_store=store)
+
+
+@pytest.mark.parametrize("fn", ["count", "sum", "mean", "first", "last"])
+def test_aggregate_pushdown_matches_the_row_path(store: Store, fn: str) -> None:
+    from fluxlab.flux.stdlib.testing import diff_streams
+
+    base = 'from(bucket: "b") |> range(start: 0, stop: 2030-01-01T00:00:00Z)'
+    calls: list[str] = []
+    original = store.scan_aggregate
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append(str(kwargs["fn"]))
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    store.scan_aggregate = counting  # type: ignore[method-assign]
+    pushed = run(f"{base} |> {fn}()", source_store=store)["_result"]
+    assert calls == [fn]  # computed in the store, not from scanned rows
+    # `filter(fn: (r) => true)` cannot be translated, so the scan is read row by row
+    rows = run(f"{base} |> filter(fn: (r) => true) |> {fn}()", source_store=store)["_result"]
+    assert len(pushed) == 3
+    assert diff_streams(pushed, rows) == []
+    assert [t.df.columns for t in pushed] == [t.df.columns for t in rows]
+
+
+def test_range_drops_emptied_tables_and_clips_existing_bounds() -> None:
+    out = query("data |> range(start: 2021-01-01T00:00:20Z, stop: 2021-01-01T00:01:00Z)")
+    assert [t.key_values[2:] for t in out] == [("cpu", "a")]  # host b has no row left
+    nested = query(
+        "data |> range(start: 2021-01-01T00:00:00Z, stop: 2021-01-01T00:00:15Z)"
+        " |> range(start: 2020-01-01T00:00:00Z, stop: 2021-01-01T00:00:12Z)"
+    )
+    bounds = nested.tables[0].df.select(pl.col("_start", "_stop").dt.epoch("s")).row(0)
+    assert bounds == (1609459200, 1609459212)  # intersection of both ranges
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        '(r) => r._measurement == "cpu" and r._value > 2.5 or not exists r.host',
+        '(r) => r.host =~ /^a|b$/ and r._value * 2.0 >= 1.0',
+        '(r) => strings.hasPrefix(v: r.host, prefix: "a") or r._time < 2021-01-01T00:00:10Z',
+        '(r) => (if r._value > 1.0 then "big" else "small") == "big"',
+    ],
+)
+def test_common_predicates_compile_to_polars(source: str) -> None:
+    ctx = Context()
+    interp = Interpreter(ctx)
+    interp.run(parse('import "strings"\nf = ' + source))
+    row_fn = ctx.row_function(interp.globals.lookup("f")[1])
+    df = query("data").tables[0].df
+    compiled = row_fn.compile_value(df)  # raises NotCompilable if it would run row by row
+    assert compiled.kind == "bool"
+    fast = row_fn.filter_mask(df).to_list()
+    slow = [v is True for v in row_fn.eval_rows(df)]
+    assert fast == slow

@@ -73,7 +73,7 @@ def test_date_truncate_add_sub_scale_time() -> None:
 
 def test_date_truncate_daily_in_a_zone() -> None:
     got = ts(
-        'date.truncate(t: 2021-06-30T03:00:00Z, unit: 1d, '
+        "date.truncate(t: 2021-06-30T03:00:00Z, unit: 1d, "
         'location: timezone.location(name: "America/New_York"))'
     )
     assert got == "2021-06-29T04:00:00.000000Z"
@@ -144,3 +144,25 @@ def test_experimental_align_time_keeps_spacing() -> None:
     secs = [t.timestamp() for t in stream.tables[0].df["_time"].to_list()]
     assert [s - secs[0] for s in secs] == [0, 10, 30]
     assert stream.tables[0].df["_time"][0].year == 2000
+
+
+def test_experimental_table_fill_and_aggregate_rate() -> None:
+    src = """
+import "array"
+import "experimental/table"
+import "experimental/aggregate"
+data = array.from(rows: [
+    {_time: 2021-01-01T00:00:00Z, _value: 1, h: "a"},
+    {_time: 2021-01-01T00:00:10Z, _value: 3, h: "a"},
+    {_time: 2021-01-01T00:00:20Z, _value: 5, h: "a"},
+    {_time: 2021-01-01T00:00:30Z, _value: 7, h: "a"},
+]) |> range(start: 2021-01-01T00:00:00Z, stop: 2021-01-01T00:01:00Z) |> group(columns: ["h"])
+data |> window(every: 30s, createEmpty: true) |> filter(fn: (r) => r._value > 6, onEmpty: "keep")
+     |> table.fill() |> yield(name: "filled")
+data |> aggregate.rate(every: 30s, groupColumns: ["h"]) |> yield(name: "rate")
+"""
+    out = run(src)
+    filled = sorted(((t.height, t.df["_value"].to_list()) for t in out["filled"]), key=str)
+    assert filled == [(1, [7]), (1, [None])]
+    rate = out["rate"].tables[0].df
+    assert rate["_value"].to_list() == [pytest.approx(0.2), pytest.approx(0.2)]

@@ -134,3 +134,29 @@ def test_total_distance_and_linestring() -> None:
         "id": ["a"], "_value": [pytest.approx(2 * math.radians(1) * 6371.01)]}
     (line,) = run("data |> geo.ST_LineString()", data=data).tables
     assert line.df.get_column("st_linestring").to_list() == ["0 0, 1 0, 1 1"]
+
+
+@pytest.mark.parametrize("region", [
+    gs.Polygon(gs.xyz([40.671659, 40.706543, 40.791333], [-73.936631, -73.749177, -73.880327])),
+    gs.Box(40.60, -73.95, 40.80, -73.70),
+])
+def test_polygon_and_box_coverings_contain_all_points_inside(region: gs.Shape) -> None:
+    cells = geo.covering(region, 12)
+    rng = np.random.default_rng(2)
+    lat = rng.uniform(40.55, 40.85, 4000)
+    lon = rng.uniform(-74.0, -73.65, 4000)
+    inside = gs.contains(region, lat, lon)
+    assert inside.sum() > 100
+    assert np.isin(s2.cell_ids(lat[inside], lon[inside], 12), cells).all()
+    # cells far outside are not in the covering
+    far = s2.cell_ids(np.array([41.5]), np.array([-73.8]), 12)
+    assert not np.isin(far, cells).any()
+
+
+def test_box_parallels_are_not_geodesics() -> None:
+    # The geodesic between two points at 10°N bulges to about 10.15°N near lon 10,
+    # crossing the 10.1°N parallel near lon 4.1 and 15.9 only.
+    a, b = gs.xyz([10.0], [0.0]), gs.xyz([10.0], [20.0])
+    assert geo._parallel_crossings(10.1, 0, 20, a, b)[0]
+    assert not geo._parallel_crossings(10.1, 2, 3, a, b)[0]
+    assert not geo._parallel_crossings(10.3, 0, 20, a, b)[0]

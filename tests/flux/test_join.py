@@ -148,3 +148,25 @@ def test_join_time_and_experimental_join() -> None:
            'experimental.join(left: l, right: r, fn: (left, right) => ({left with w: right.w}))')
     (table,) = run(src, **_streams()).tables
     assert table.df.to_dict(as_series=False) == {"_time": [2], "v": [20], "tag": ["t"], "w": [200]}
+
+
+def test_experimental_join_rejects_changed_group_key() -> None:
+    src = ('import "experimental"\n'
+           'experimental.join(left: l, right: r, fn: (left, right) => ({_time: left._time, '
+           'tag: "other", w: right.w}))')
+    with pytest.raises(FluxRuntimeError, match="may not modify group key"):
+        run(src, **_streams())
+
+
+def test_join_package_outer_join_with_a_missing_or_empty_side() -> None:
+    only_left = Stream.from_frame(LEFT, ["tag"])
+    empty = Stream([Table(("tag",), ("t",), RIGHT.clear())])
+    src = ('import "join"\n'
+           'join.full(left: l, right: r, on: (l, r) => l._time == r._time,'
+           ' as: (l, r) => ({l with w: r.w}))')
+    (table,) = run(src, l=only_left, r=empty).tables
+    assert table.df.get_column("v").to_list() == [10, 20]
+    assert run(src.replace("join.full", "join.inner"), l=only_left, r=empty).tables == []
+    other = Stream.from_frame(RIGHT.with_columns(pl.lit("u").alias("tag")), ["tag"])
+    right_only = run(src.replace("join.full", "join.right"), l=only_left, r=other)
+    assert [t.key_values for t in right_only] == [("u",)]

@@ -8,8 +8,9 @@ import polars as pl
 import pytest
 
 from fluxlab.flux.errors import FluxRuntimeError
-from fluxlab.flux.results import decode, decode_stream, encode
+from fluxlab.flux.results import decode, decode_stream, encode, encode_error
 from fluxlab.flux.table import TIME_TYPE, Stream, Table
+from fluxlab.flux.values import Time
 
 TWO_BLOCKS = """
 #datatype,string,long,string,string,dateTime:RFC3339,double
@@ -138,3 +139,37 @@ def test_round_trip_preserves_tables() -> None:
         for before, after in zip(original[name], again[name], strict=True):
             assert before.key == after.key
             assert before.df.equals(after.df)
+
+
+def test_encode_without_annotations_names_result_in_rows() -> None:
+    table = Table((), (), pl.DataFrame({"n": pl.Series([1, 2], dtype=pl.Int64)}))
+    text = encode({"mean": Stream([table])}, annotations=())
+    assert text == ",result,table,n\r\n,mean,0,1\r\n,mean,0,2\r\n\r\n"
+
+
+def test_encode_empty_table_with_time_key_value() -> None:
+    df = _frame("a", [1], [1.0]).clear().with_columns(pl.col("_time").alias("_start"))
+    table = Table(("_start",), (Time(1_500_000_000),), df)
+    assert "#default,_result,0,,,,1970-01-01T00:00:01.5Z\r\n" in encode(Stream([table]))
+
+
+def test_decode_raises_an_influxdb_error_table() -> None:
+    text = (
+        "#datatype,string,string\r\n#group,true,true\r\n#default,,\r\n"
+        ",error,reference\r\n,\"type error 1:1-1:4: undefined identifier foo\",\r\n"
+    )
+    with pytest.raises(FluxRuntimeError, match="query failed: type error.*undefined identifier"):
+        decode(text)
+
+
+def test_encode_honours_annotation_order_and_encodes_errors() -> None:
+    table = Table((), (), pl.DataFrame({"n": pl.Series([1], dtype=pl.Int64)}))
+    text = encode(Stream([table]), annotations=("datatype", "group", "default"))
+    assert text.startswith("#datatype,string,long,long\r\n#group,false,false,false\r\n")
+    error = encode_error("bad, query", annotations=("datatype", "group", "default"))
+    assert error == (
+        "#datatype,string,string\r\n#group,true,true\r\n#default,,\r\n"
+        ',error,reference\r\n,"bad, query",\r\n'
+    )
+    with pytest.raises(FluxRuntimeError, match="bad, query"):
+        decode(error)

@@ -81,3 +81,30 @@ def test_fields_as_cols_pivots_fields_per_series() -> None:
     assert cpu0.key == ("_measurement", "host", "cpu")
     assert cpu0.df.select("usage_idle", "usage_user").to_dict(as_series=False) == {
         "usage_idle": [1.0], "usage_user": [3.0]}
+
+
+def test_schema_functions_read_the_embedded_store(tmp_path) -> None:
+    import pyarrow as pa
+
+    from fluxlab.model.points import PointBatch
+    from fluxlab.storage import Store
+
+    store = Store(tmp_path / "store")
+    store.create_bucket("b")
+    cpu = pa.table({"time": pa.array([1, 2], pa.int64()), "host": ["a", "b"],
+                    "usage": [1.0, 2.0]})
+    disk = pa.table({"time": pa.array([1], pa.int64()), "path": ["/"], "free": [5]})
+    store.write("b", [PointBatch("cpu", cpu, ("host",), ("usage",)),
+                      PointBatch("disk", disk, ("path",), ("free",))])
+    def run(query: str) -> list[str]:
+        interp = Interpreter(Context(source=store))
+        out = interp.run(parse('import "influxdata/influxdb/schema"\n' + query))["_result"]
+        return sorted(v for t in out for v in t.df.get_column("_value").to_list())
+
+    window = "start: 1970-01-01T00:00:00Z, stop: 1970-01-02T00:00:00Z"
+    assert run(f'schema.measurements(bucket: "b", {window})') == ["cpu", "disk"]
+    assert run(f'schema.measurementTagValues(bucket: "b", measurement: "cpu", tag: "host", '
+               f'{window})') == ["a", "b"]
+    assert run(f'schema.measurementFieldKeys(bucket: "b", measurement: "disk", {window})') == [
+        "free"]
+    store.close()

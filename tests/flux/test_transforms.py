@@ -115,7 +115,17 @@ def test_histogram_quantile_interpolates_in_bucket() -> None:
     )
     s = Stream.from_frame(df, ["k"])
     assert values(tr.histogramQuantile(CTX, s, 0.5)) == pytest.approx([0.1 + 0.1 * (5 - 2) / 4])
-    assert values(tr.histogramQuantile(CTX, s, 1.0)) == pytest.approx([0.5])
+    assert values(tr.histogramQuantile(CTX, s, 1.0)) == [float("inf")]  # last bound, as Flux
+    flat = Stream.from_frame(
+        pl.DataFrame({"k": ["a"] * 3, "le": [1.0, 2.0, 3.0], "_value": [2.0, 2.0, 4.0]}), ["k"]
+    )
+    assert values(tr.histogramQuantile(CTX, flat, 0.5)) == [2.0]  # last bucket reaching the rank
+    bad = Stream.from_frame(
+        pl.DataFrame({"k": ["a"] * 2, "le": [1.0, 2.0], "_value": [3.0, 1.0]}), ["k"]
+    )
+    with pytest.raises(FluxRuntimeError, match="monotonic"):
+        tr.histogramQuantile(CTX, bad, 0.5)
+    assert len(tr.histogramQuantile(CTX, bad, 0.5, onNonmonotonic="drop")) == 0
 
 
 STATE = """
@@ -147,3 +157,25 @@ array.from(rows: [
 """
     out = next(iter(run(src).values()))
     assert values(out) == [1.0, 2.0, 3.0]
+
+
+def test_histogram_counts_cumulatively_with_bins() -> None:
+    src = """
+import "array"
+array.from(rows: [{_value: 1.0}, {_value: 2.5}, {_value: 7.0}, {_value: 3.0}])
+    |> histogram(bins: linearBins(start: 1.0, width: 2.0, count: 3))
+"""
+    (stream,) = run(src).values()
+    df = stream.tables[0].df
+    assert df["le"].to_list() == [1.0, 3.0, 5.0, float("inf")]
+    assert df["_value"].to_list() == [1.0, 3.0, 3.0, 4.0]
+    src_norm = src.replace("count: 3))", "count: 3), normalize: true)")
+    (norm,) = run(src_norm).values()
+    assert norm.tables[0].df["_value"].to_list() == [0.25, 0.75, 0.75, 1.0]
+
+
+def test_log_bins() -> None:
+    bins = "logarithmicBins(start: 1.0, factor: 10.0, count: 3)"
+    src = f'import "array"\narray.from(rows: [{{v: {bins}[2], n: length(arr: {bins})}}])'
+    (stream,) = run(src).values()
+    assert stream.tables[0].df.row(0) == (100.0, 4)

@@ -179,7 +179,10 @@ def _frames(stream: Stream) -> dict[tuple, pl.DataFrame]:
     return out
 
 
-@pytest.mark.parametrize("fn", ["count", "sum", "mean", "spread", "stddev", "skew", "first", "last", "min", "max"])
+@pytest.mark.parametrize(
+    "fn",
+    ["count", "sum", "mean", "median", "spread", "stddev", "skew", "first", "last", "min", "max"],
+)
 @pytest.mark.parametrize("time_src", ["_stop", "_start"])
 def test_fast_aggregate_window_matches_the_general_path(fn: str, time_src: str) -> None:
     from fluxlab.flux.context import Context
@@ -211,3 +214,56 @@ def test_fast_aggregate_window_matches_the_general_path(fn: str, time_src: str) 
     assert _frames(fast).keys() == _frames(slow).keys()
     for k, frame in _frames(fast).items():
         assert frame.equals(_frames(slow)[k], null_equal=True), (fn, k)
+
+
+def test_fast_median_runs_the_digest_for_large_windows() -> None:
+    import numpy as np
+
+    from fluxlab.flux.context import Context
+    from fluxlab.flux.registry import PACKAGES
+    from fluxlab.flux.stdlib.aggregates import TDigest
+    from fluxlab.flux.stdlib.windows import aggregateWindow
+    from fluxlab.flux.table import TIME_TYPE
+
+    start = ns("2021-01-01T00:00:00+00:00")
+    values = np.random.default_rng(7).normal(size=3000)
+    df = pl.DataFrame(
+        {
+            "_time": (pl.Series(np.arange(3000), dtype=pl.Int64) * 10**9 + start).cast(TIME_TYPE),
+            "_value": values,
+        }
+    ).with_columns(
+        pl.lit(start).cast(TIME_TYPE).alias("_start"),
+        pl.lit(start + 3600 * 10**9).cast(TIME_TYPE).alias("_stop"),
+    )
+    tables = Stream.from_frame(df, ["_start", "_stop"])
+    out = aggregateWindow(
+        Context(), tables, Duration.of_ns(3600 * 10**9), PACKAGES["universe"]["median"]
+    )
+    expected = TDigest(1000).extend(values).quantile(0.5)
+    assert out.tables[0].df["_value"].to_list() == [pytest.approx(expected)]
+
+
+def test_hour_selection_wraps_midnight() -> None:
+    src = """
+import "array"
+array.from(rows: [
+    {_time: 2021-01-01T01:00:00Z, _value: 1},
+    {_time: 2021-01-01T12:00:00Z, _value: 2},
+    {_time: 2021-01-01T23:00:00Z, _value: 3},
+]) |> hourSelection(start: 22, stop: 2)
+"""
+    assert one(src).tables[0].df["_value"].to_list() == [1, 3]
+
+
+def test_time_weighted_average_uses_linear_edges() -> None:
+    src = """
+import "array"
+array.from(rows: [
+    {_time: 2021-01-01T00:00:10Z, _value: 1.0},
+    {_time: 2021-01-01T00:00:30Z, _value: 3.0},
+]) |> range(start: 2021-01-01T00:00:00Z, stop: 2021-01-01T00:01:00Z)
+   |> timeWeightedAvg(unit: 1s)
+"""
+    # linear through (10, 1) and (30, 3): 0 at t=0 and 6 at t=60 -> mean 3
+    assert one(src).tables[0].df["_value"].to_list() == [pytest.approx(3.0)]

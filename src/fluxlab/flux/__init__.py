@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -15,20 +16,25 @@ def run(
     source: str,
     *,
     source_store: Any = None,
-    now: Time | int | None = None,
+    now: Time | int | datetime | None = None,
     timeout_s: float | None = 300.0,
     options: dict[str, Any] | None = None,
 ) -> dict[str, Stream]:
     """Parse and evaluate a Flux program; return its results (streams) by name.
 
-    `source_store` is the storage Store `from()` reads; `now` fixes `now()` (a Time or
-    Unix nanoseconds) unless the program sets `option now`; `timeout_s` bounds the run.
+    `source_store` is the storage Store `from()` reads; `now` fixes `now()` (a Time,
+    Unix nanoseconds or an aware datetime) unless the program sets `option now`;
+    `options` predefines options/externs (e.g. Grafana's `v` record); `timeout_s`
+    bounds the run.
     """
     from fluxlab.flux.context import Context
     from fluxlab.flux.interpreter import Interpreter
     from fluxlab.flux.parser import parse
     from fluxlab.flux.values import Time
 
+    if isinstance(now, datetime):
+        delta = now.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+        now = (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
     fixed_now = Time(now) if isinstance(now, int) else now
     ctx = Context(now=fixed_now, source=source_store, timeout_s=timeout_s, options=options)
     return Interpreter(ctx).run(parse(source))

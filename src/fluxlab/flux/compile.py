@@ -100,21 +100,17 @@ def frame_records(df: pl.DataFrame) -> list[dict[str, Any]]:
 
 
 def flux_value_at(series: pl.Series, index: int) -> Any:
-    """One cell as a Flux value."""
-    return scalar_from_polars(series.dtype, series[index] if series.dtype != pl.Null else None,
-                              series, index)
-
-
-def scalar_from_polars(dtype: pl.DataType, value: Any, series: pl.Series, index: int) -> Any:
-    if value is None:
+    """One cell as a Flux value (Time, Duration, Unsigned; nanosecond exact)."""
+    cell = series.slice(index, 1)
+    if cell.null_count() or cell.dtype == pl.Null:
         return None
-    if isinstance(dtype, pl.Datetime):
-        return Time(int(series.dt.epoch("ns")[index]))
-    if isinstance(dtype, pl.Duration):
-        return Duration.of_ns(int(series.cast(pl.Int64)[index]))
-    if dtype == pl.UInt64:
-        return Unsigned(value)
-    return value
+    if isinstance(cell.dtype, pl.Datetime):
+        return Time(int(cell.dt.epoch("ns")[0]))
+    if isinstance(cell.dtype, pl.Duration):
+        return Duration.of_ns(int(cell.cast(pl.Int64)[0]))
+    if cell.dtype == pl.UInt64:
+        return Unsigned(cell[0])
+    return cell[0]
 
 
 def kind_of_value(value: Any) -> str:

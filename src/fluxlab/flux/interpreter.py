@@ -29,8 +29,9 @@ from fluxlab.flux.operators import (
 )
 from fluxlab.flux.registry import PACKAGES, NativeFunction
 from fluxlab.flux.scope import Closure, Scope
+from fluxlab.flux.stdlib.from_store import StoreSource, push_aggregate
 from fluxlab.flux.table import Stream
-from fluxlab.flux.values import Dictionary, Duration, Regex, Time, Unsigned, type_name
+from fluxlab.flux.values import Dictionary, Regex, Time, type_name
 
 DEFAULT_RESULT = "_result"
 
@@ -75,6 +76,9 @@ class Interpreter:
         for stmt in program.body:
             self.ctx.check_time()
             self.exec_statement(stmt, self.globals, top_level=True)
+        for stream in self.results.values():
+            if isinstance(stream, StoreSource):
+                _ = stream.tables  # read now, so storage errors surface from run()
         return self.results
 
     def _import(self, imp: ast.ImportDeclaration) -> None:
@@ -305,6 +309,10 @@ class Interpreter:
     ) -> Any:
         """Call a function value with named args (and a piped-in value)."""
         if isinstance(fn, NativeFunction):
+            if has_pipe and isinstance(piped, StoreSource) and fn.package == "universe":
+                pushed = push_aggregate(self.ctx, piped, fn.name, args)
+                if pushed is not None:
+                    return pushed
             args = self._bind_native(fn, args, piped, has_pipe)
         elif isinstance(fn, Closure):
             if has_pipe:
@@ -472,4 +480,4 @@ _DISPATCH: dict[type, Callable[[Interpreter, Any, Scope], Any]] = {
     ast.ConditionalExpression: Interpreter._conditional,
 }
 
-__all__ = ["DEFAULT_RESULT", "Interpreter", "Package", "member", "Duration", "Unsigned"]
+__all__ = ["DEFAULT_RESULT", "Interpreter", "Package", "interpolate", "member", "translate_regex"]

@@ -12,13 +12,14 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from fluxlab.flux.errors import FluxRuntimeError
@@ -31,12 +32,11 @@ from fluxlab.flux.table import (
     Table,
     flux_type_name,
 )
-from fluxlab.flux.values import Duration
+from fluxlab.flux.values import Duration, Time
 
 CRLF = "\r\n"
 DEFAULT_RESULT = "_result"
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%#z"
-_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _NEEDS_QUOTES = r'[,"\r\n]|^[ \t]'
 
 
@@ -70,7 +70,6 @@ def decode_stream(text: str) -> Stream:
 
 
 def _split_blocks(text: str) -> list[_Block]:
-    text = text.replace("\r\n", "\n")
     blocks: list[_Block] = []
     previous: _Block | None = None
     for segment in _segments(text):
@@ -78,13 +77,13 @@ def _split_blocks(text: str) -> list[_Block]:
         annotations: dict[str, list[str]] = {}
         index = 0
         while index < len(lines) and lines[index].startswith("#"):
-            row = _csv_row(lines[index])
+            row = _csv_row(lines[index].rstrip("\r"))
             annotations[row[0][1:]] = row[1:]
             index += 1
         if index >= len(lines) or not lines[index].strip():
             raise FluxRuntimeError("annotated CSV: annotations without a header row")
         header_line, _, body = "\n".join(lines[index:]).partition("\n")
-        header = _csv_row(header_line)
+        header = _csv_row(header_line.rstrip("\r"))
         if not annotations and previous is not None and _is_data_row(header, previous):
             body = "\n".join(lines[index:])
             header = ["", *previous.names] if previous.has_annotation_column else previous.names
@@ -95,20 +94,26 @@ def _split_blocks(text: str) -> list[_Block]:
 
 
 def _segments(text: str) -> list[str]:
-    """Blank-line separated segments, also split where annotations follow data rows."""
+    """Blank-line separated segments, also split where annotations follow data rows.
+
+    Literal `str.split` (not regexes) keeps this fast on large responses.
+    """
+    newline = "\r\n" if "\r\n" in text[:4096] else "\n"
     out: list[str] = []
-    for chunk in _BLANK_LINE.split(text):
-        chunk = chunk.strip("\n")
-        if not chunk.strip():
+    for chunk in text.split(newline + newline):
+        chunk = chunk.strip("\r\n")
+        if not chunk or chunk.isspace():
             continue
-        out.extend(re.split(r"\n(?=#(?:datatype|group|default)\b)", chunk))
+        pieces = chunk.split("\n#")
+        out.append(pieces[0])
+        out.extend("#" + p for p in pieces[1:])
     return _merge_annotation_only(out)
 
 
 def _merge_annotation_only(parts: list[str]) -> list[str]:
     merged: list[str] = []
     for part in parts:
-        if merged and all(line.startswith("#") for line in merged[-1].split("\n")):
+        if merged and all(line.startswith("#") for line in merged[-1].split("\n", 8)):
             merged[-1] = merged[-1] + "\n" + part
         else:
             merged.append(part)
@@ -169,6 +174,8 @@ def _read_body(block: _Block) -> pl.DataFrame:
 
 def _decode_block(block: _Block) -> list[tuple[str, Table]]:
     frame = _read_body(block)
+    if block.names[:1] == ["error"] and frame.height:
+        raise FluxRuntimeError(f"query failed: {frame.get_column('error')[0]}")
     columns = [
         _typed_column(frame.get_column(name), dtype, default, name)
         for name, dtype, default in zip(block.names, block.types, block.defaults, strict=True)
@@ -182,7 +189,8 @@ def _decode_block(block: _Block) -> list[tuple[str, Table]]:
     data_cols = [n for n in block.names if n not in ("result", "table")]
     if frame.height == 0:
         return [(_default_result(block), _empty_table(block, frame, key, data_cols))]
-    split_by = [c for c in ("result", "table") if c in frame.columns]
+    # like Flux's decoder, a row whose group key differs starts another table
+    split_by = [c for c in ("result", "table", *key) if c in frame.columns]
     parts = frame.partition_by(split_by, maintain_order=True) if split_by else [frame]
     out: list[tuple[str, Table]] = []
     for part in parts:
@@ -260,6 +268,11 @@ def parse_times(text: pl.Series) -> pl.Series:
     if text.len() == 0 or text.null_count() == text.len():
         return pl.Series(text.name, [None] * text.len(), dtype=TIME_TYPE)
     trimmed = text.str.strip_chars()
+    try:  # Arrow's ISO-8601 cast is fast and handles Z and +hh:mm offsets
+        cast = pc.cast(trimmed.to_arrow(), pa.timestamp("ns", "UTC"))
+        return pl.Series(text.name, cast).cast(TIME_TYPE)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     utc = trimmed.str.replace(r"[zZ]$", "+00:00")
     return utc.str.to_datetime(_TIME_FORMAT, time_unit="ns", time_zone="UTC", strict=True)
 
@@ -267,85 +280,113 @@ def parse_times(text: pl.Series) -> pl.Series:
 # ============================================================================= encoding
 
 
-def encode(results: Mapping[str, Stream] | Stream, *, result_name: str = DEFAULT_RESULT) -> str:
-    """Encode results as InfluxDB 2 `/api/v2/query` annotated CSV (CRLF line endings)."""
+ANNOTATIONS = ("group", "datatype", "default")
+
+
+def encode(
+    results: Mapping[str, Stream] | Stream,
+    *,
+    result_name: str = DEFAULT_RESULT,
+    annotations: Sequence[str] = ANNOTATIONS,
+) -> str:
+    """Encode results as InfluxDB 2 `/api/v2/query` CSV (CRLF line endings).
+
+    `annotations` is the request dialect's list (any of group, datatype, default),
+    written in the order given, as Flux's encoder does; without `default` every row
+    names its result instead. Each result ends with a blank line.
+    """
     if isinstance(results, Stream):
         results = {result_name: results}
+    unknown = set(annotations) - set(ANNOTATIONS)
+    if unknown:
+        raise FluxRuntimeError(f"unknown CSV annotations {sorted(unknown)}; use {ANNOTATIONS}")
+    encoder = _Encoder(tuple(annotations))
     out: list[str] = []
     for name, stream in results.items():
-        blocks = _encode_result(name, stream)
+        blocks = encoder.result_blocks(name, stream)
         if blocks:
             out.append((CRLF + CRLF).join(blocks) + CRLF + CRLF)
     return "".join(out)
 
 
-def _encode_result(name: str, stream: Stream) -> list[str]:
-    """Blocks (text without the separating blank line) for the tables of one result."""
-    blocks: list[str] = []
-    run: list[tuple[int, Table]] = []
-    for table_id, table in enumerate(stream):
-        if table.height == 0:
-            blocks.extend(_flush(name, run))
-            run = []
-            blocks.append(_empty_table_block(name, table_id, table))
-            continue
-        if run and _schema(run[0][1]) != _schema(table):
-            blocks.extend(_flush(name, run))
-            run = []
-        run.append((table_id, table))
-    blocks.extend(_flush(name, run))
-    return blocks
+def encode_error(message: str, annotations: Sequence[str] = ANNOTATIONS) -> str:
+    """A query error in the CSV form InfluxDB uses (an `error`/`reference` table)."""
+    rows = {"datatype": "#datatype,string,string", "group": "#group,true,true",
+            "default": "#default,,"}
+    lines = [rows[a] for a in annotations if a in rows]
+    lines += [",error,reference", f",{_quote(message)},"]
+    return CRLF.join(lines) + CRLF
+
+
+class _Encoder:
+    def __init__(self, annotations: tuple[str, ...]) -> None:
+        self.annotations = annotations
+
+    def result_blocks(self, name: str, stream: Stream) -> list[str]:
+        """Blocks (without the separating blank line) for the tables of one result."""
+        blocks: list[str] = []
+        run: list[tuple[int, Table]] = []
+        for table_id, table in enumerate(stream):
+            if table.height == 0:
+                blocks.extend(self._rows_block(name, run))
+                run = []
+                if "default" in self.annotations:  # only #default can carry an empty table
+                    blocks.append(self._empty_table_block(name, table_id, table))
+                continue
+            if run and _schema(run[0][1]) != _schema(table):
+                blocks.extend(self._rows_block(name, run))
+                run = []
+            run.append((table_id, table))
+        blocks.extend(self._rows_block(name, run))
+        return blocks
+
+    def _header(self, name: str, table: Table, defaults: list[str]) -> list[str]:
+        cols = table.df.columns
+        rows = {
+            "group": ["false", "false"] + ["true" if c in table.key else "false" for c in cols],
+            "datatype": ["string", "long"] + [flux_type_name(d) for d in table.df.dtypes],
+            "default": [_quote(v) for v in [name, *defaults]],
+        }
+        lines = [f"#{a}," + ",".join(rows[a]) for a in self.annotations]
+        lines.append("," + ",".join(_quote(c) for c in ["result", "table", *cols]))
+        return lines
+
+    def _rows_block(self, name: str, run: list[tuple[int, Table]]) -> list[str]:
+        if not run:
+            return []
+        first = run[0][1]
+        lines = self._header(name, first, [""] * (len(first.df.columns) + 1))
+        frames = [t.df.with_columns(pl.lit(i, pl.Int64).alias("\0table")) for i, t in run]
+        frame = pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
+        result = "" if "default" in self.annotations else _quote(name)
+        exprs = [pl.lit(""), pl.lit(result), pl.col("\0table").cast(pl.String)]
+        exprs += [format_column(c, frame.schema[c]) for c in first.df.columns]
+        text = frame.select(pl.concat_str(exprs, separator=",").alias("line"))
+        lines.extend(text.get_column("line").to_list())
+        return [CRLF.join(lines)]
+
+    def _empty_table_block(self, name: str, table_id: int, table: Table) -> str:
+        """An empty table: annotations whose #default row holds the group key values."""
+        key = table.key_dict()
+        defaults = [str(table_id)]
+        for col, dtype in table.df.schema.items():
+            value = key.get(col)
+            defaults.append("" if value is None else _format_scalar(value, dtype))
+        return CRLF.join(self._header(name, table, defaults))
 
 
 def _schema(table: Table) -> tuple[Any, ...]:
     return (table.key, tuple((n, flux_type_name(d)) for n, d in table.df.schema.items()))
 
 
-def _annotations(name: str, table: Table, defaults: list[str]) -> list[str]:
-    cols = table.df.columns
-    group = ["false", "false"] + ["true" if c in table.key else "false" for c in cols]
-    types = ["string", "long"] + [flux_type_name(d) for d in table.df.dtypes]
-    header = ["result", "table", *cols]
-    return [
-        "#group," + ",".join(group),
-        "#datatype," + ",".join(types),
-        "#default," + ",".join(_quote(v) for v in [name, *defaults]),
-        "," + ",".join(_quote(c) for c in header),
-    ]
-
-
-def _flush(name: str, run: list[tuple[int, Table]]) -> list[str]:
-    if not run:
-        return []
-    first = run[0][1]
-    lines = _annotations(name, first, [""] * (len(first.df.columns) + 1))
-    frames = [t.df.with_columns(pl.lit(i, pl.Int64).alias("\0table")) for i, t in run]
-    frame = pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
-    lines.extend(_format_rows(frame, first.df.columns))
-    return ["\r\n".join(lines)]
-
-
-def _format_rows(frame: pl.DataFrame, columns: list[str]) -> list[str]:
-    exprs = [pl.lit(""), pl.lit(""), pl.col("\0table").cast(pl.String)]
-    exprs += [format_column(c, frame.schema[c]) for c in columns]
-    text = frame.select(pl.concat_str(exprs, separator=",").alias("line"))
-    return text.get_column("line").to_list()
-
-
-def _empty_table_block(name: str, table_id: int, table: Table) -> str:
-    """An empty table: annotations whose #default row holds the group key values."""
-    key = table.key_dict()
-    defaults = [str(table_id)]
-    for col, dtype in table.df.schema.items():
-        value = key.get(col)
-        defaults.append("" if value is None else _format_scalar(value, dtype))
-    lines = _annotations(name, table, defaults)
-    return "\r\n".join(lines)
-
-
 def _format_scalar(value: Any, dtype: pl.DataType) -> str:
-    frame = pl.DataFrame({"v": pl.Series("v", [value], dtype=dtype)})
-    return frame.select(format_column("v", dtype)).item() or ""
+    if isinstance(value, Time):
+        series = pl.Series("v", [value.ns], dtype=pl.Int64).cast(dtype)
+    elif isinstance(value, Duration):
+        series = pl.Series("v", [value.total_ns()], dtype=pl.Int64).cast(dtype)
+    else:
+        series = pl.Series("v", [value], dtype=dtype)
+    return series.to_frame().select(format_column("v", dtype)).item() or ""
 
 
 def format_column(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -380,21 +421,34 @@ def format_times(col: pl.Expr) -> pl.Expr:
 
 def format_floats(col: pl.Expr) -> pl.Expr:
     """Go's strconv.FormatFloat(v, 'f', -1, 64): shortest digits, never an exponent."""
-    text = col.cast(pl.String)
-    plain = text.str.replace(r"\.0$", "")
-    exponent = text.str.contains("e") & col.is_finite()
-    expanded = col.map_elements(_expand_float, return_dtype=pl.String)
-    return (
-        pl.when(col.is_nan())
-        .then(pl.lit("NaN"))
-        .when(col == float("inf"))
-        .then(pl.lit("+Inf"))
-        .when(col == float("-inf"))
-        .then(pl.lit("-Inf"))
-        .when(exponent)
-        .then(expanded)
-        .otherwise(plain)
+    return col.map_batches(format_float_series, return_dtype=pl.String)
+
+
+def format_float_series(values: pl.Series) -> pl.Series:
+    """Whole-column float formatting; only values Polars prints with an exponent
+    (very large or very small magnitudes) are rewritten one by one."""
+    values = values.cast(pl.Float64)
+    text = values.cast(pl.String).str.replace(r"\.0$", "")
+    text = (
+        pl.DataFrame({"t": text, "v": values})
+        .select(
+            pl.when(pl.col("v").is_nan())
+            .then(pl.lit("NaN"))
+            .when(pl.col("v") == float("inf"))
+            .then(pl.lit("+Inf"))
+            .when(pl.col("v") == float("-inf"))
+            .then(pl.lit("-Inf"))
+            .otherwise(pl.col("t"))
+            .alias("t")
+        )
+        .get_column("t")
     )
+    exponent = (text.str.contains("e") & values.is_finite()).fill_null(False)
+    if exponent.any():
+        positions = exponent.arg_true()
+        fixed = [_expand_float(v) for v in values.gather(positions).to_list()]
+        text = text.scatter(positions, fixed)
+    return text.alias(values.name)
 
 
 def _expand_float(value: float) -> str:

@@ -49,10 +49,10 @@ def tagged_frames(tables: Stream) -> list[Bucket]:
     """Tables concatenated per (key columns, schema), rows tagged with their table index."""
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, t in enumerate(tables):
-        sig = (t.key, tuple((n, str(d)) for n, d in t.df.schema.items()))
+        sig = (t.key, tuple(t.df.columns), tuple(t.df.dtypes))
         groups.setdefault(sig, []).append(i)
     buckets = []
-    for (key, _), tids in groups.items():
+    for (key, _, _), tids in groups.items():
         frames = [tables.tables[i].df for i in tids]
         heights = [f.height for f in frames]
         df = pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
@@ -64,6 +64,29 @@ def tagged_frames(tables: Stream) -> list[Bucket]:
 Result = tuple[list[int], pl.DataFrame]
 
 
+def contiguous_parts(
+    frame: pl.DataFrame, columns: Sequence[str], drop: Sequence[str] = ()
+) -> list[tuple[tuple[Any, ...], pl.DataFrame]]:
+    """Split a frame whose rows are grouped by `columns` into zero-copy slices.
+
+    Returns (values of `columns`, slice without the `drop` columns) per group; much
+    cheaper than `partition_by` when there are thousands of groups.
+    """
+    if frame.height == 0:
+        return []
+    changed = [pl.col(c).ne_missing(pl.col(c).shift(1)) for c in columns]
+    flags = frame.select(pl.any_horizontal(changed).fill_null(True)).to_series().to_numpy()
+    flags[0] = True
+    starts = np.flatnonzero(flags)
+    lengths = np.diff(np.append(starts, frame.height))
+    ids = frame.select(columns)[starts].rows()
+    body = frame.drop(drop) if drop else frame
+    return [
+        (ident, body.slice(int(s), int(n)))
+        for ident, s, n in zip(ids, starts, lengths, strict=True)
+    ]
+
+
 def split_by_tid(tables: Stream, results: Sequence[Result]) -> Stream:
     """Output tables (same keys as the inputs) from result frames carrying TID.
 
@@ -72,11 +95,13 @@ def split_by_tid(tables: Stream, results: Sequence[Result]) -> Stream:
     """
     frames: dict[int, pl.DataFrame] = {}
     for tids, frame in results:
-        parts = frame.partition_by(TID, as_dict=True, maintain_order=True) if frame.height else {}
+        ids = frame.get_column(TID)
+        if frame.height and not ids.is_sorted():
+            frame = frame.sort(TID, maintain_order=True)
+        parts = {int(ident[0]): p for ident, p in contiguous_parts(frame, [TID], [TID])}
         blank = frame.head(0).drop(TID)
         for tid in tids:
-            part = parts.get((tid,))
-            frames[tid] = part.drop(TID) if part is not None else blank
+            frames[tid] = parts.get(tid, blank)
     out = []
     for i, t in enumerate(tables):
         out.append(Table(t.key, t.key_values, frames.get(i, t.df.head(0))))
@@ -235,12 +260,18 @@ def _spread_expr(c: pl.Expr, t: pl.DataType) -> pl.Expr:
     return _nonempty(c, (c.max() - c.min()).cast(t))
 
 
+def _nan_below(c: pl.Expr, value: pl.Expr, minimum: int) -> pl.Expr:
+    """Flux's statistics: null without values, NaN with too few of them."""
+    n = c.count()
+    return pl.when(n == 0).then(None).when(n < minimum).then(float("nan")).otherwise(value)
+
+
 def _stddev_expr(ddof: int) -> AggExpr:
-    return lambda c, _t: _nonempty(c, c.cast(pl.Float64).std(ddof=ddof), ddof + 1)
+    return lambda c, _t: _nan_below(c, c.cast(pl.Float64).std(ddof=ddof), ddof + 1)
 
 
 def _skew_expr(c: pl.Expr, _t: pl.DataType) -> pl.Expr:
-    return _nonempty(c, c.cast(pl.Float64).skew(bias=True), 2)
+    return _nan_below(c, c.cast(pl.Float64).skew(bias=True), 2)
 
 
 @builtin("universe", pipe="tables")
@@ -334,11 +365,15 @@ def quantile(
     q: float,
     column: str = "_value",
     method: str = "estimate_tdigest",
-    compression: float = 1000.0,
+    compression: float = 0.0,
 ) -> Stream:
     """q-th quantile: aggregate for estimate_tdigest/exact_mean, selector for exact_selector."""
     if not isinstance(q, int | float) or not 0 <= q <= 1:
         raise FluxRuntimeError(f"quantile: q must be a float between 0 and 1, got {q}")
+    if compression > 0 and method != "estimate_tdigest":
+        raise FluxRuntimeError(
+            "quantile: compression parameter is only valid for method estimate_tdigest"
+        )
     if method == "exact_selector":
         picked = select_rows(tables, "quantile", column, _pick_first_by(_selector_index(q), column))
         return Stream(null_row_table(t) for t in picked)
@@ -361,7 +396,7 @@ def _exact_tdigest_for_large(
     With fewer than 1/sin(pi/(2*compression)) values every centroid holds one value
     and the closed form in `tdigest_quantile` is exact; larger tables run the digest.
     """
-    limit = 1.0 / math.sin(math.pi / (2.0 * compression)) if compression > 0 else 0.0
+    limit = singleton_limit(compression)
     tabs = list(out)
     for i, t in enumerate(tables):
         if t.height < limit or column not in t.df.columns:
@@ -372,6 +407,28 @@ def _exact_tdigest_for_large(
         value = TDigest(compression).extend(values).quantile(q)
         tabs[i] = tabs[i].with_df(tabs[i].df.with_columns(pl.lit(value, pl.Float64).alias(column)))
     return Stream(tabs)
+
+
+def singleton_limit(compression: float) -> float:
+    """Below this many values every t-digest centroid holds a single value."""
+    return 1.0 / math.sin(math.pi / (2.0 * compression)) if compression > 0 else 0.0
+
+
+def exact_tdigest_groups(
+    rows: pl.DataFrame, by: list[str], column: str, q: float, compression: float
+) -> pl.DataFrame | None:
+    """(by..., column) t-digest quantiles of the groups too big for the closed form."""
+    counts = rows.group_by(by).agg(pl.col(column).count().alias("__n"))
+    big = counts.filter(pl.col("__n") >= singleton_limit(compression)).select(by)
+    if big.height == 0:
+        return None
+    members = rows.join(big, on=by, how="semi").sort(by, maintain_order=True)
+    found = []
+    for ident, part in contiguous_parts(members, by):
+        values = part.get_column(column).drop_nulls().cast(pl.Float64).to_numpy()
+        found.append((*ident, TDigest(compression).extend(values).quantile(q)))
+    schema = {**{c: rows.schema[c] for c in by}, column: pl.Float64}
+    return pl.DataFrame(found, schema=schema, orient="row")
 
 
 class TDigest:
@@ -714,38 +771,67 @@ def integral(
     timeColumn: str = "_time",
     interpolate: str = "",
 ) -> Stream:
-    """Area under the curve (trapezoids between non-null points) per `unit`."""
+    """Area under the curve (trapezoids between non-null points) per `unit`.
+
+    As in Flux: a row at the same time as the row before it is skipped, times must
+    ascend, and "linear" extends the first/last segments to the _start/_stop bounds
+    (a single point then counts as constant over the bounds, not divided by unit).
+    """
     unit_ns = _unit_ns(unit, "integral")
     if interpolate not in ("", "linear"):
         raise FluxRuntimeError('integral: interpolate must be "" or "linear"')
+    linear = interpolate == "linear"
 
     def make(c: pl.Expr, _t: pl.DataType) -> pl.Expr:
-        ok = c.is_not_null() & pl.col(timeColumn).is_not_null()
+        raw_t = pl.col(timeColumn).cast(pl.Int64)
+        fresh = raw_t.ne_missing(raw_t.shift(1)).fill_null(True)
+        ok = fresh & c.is_not_null()
         v = c.cast(pl.Float64).filter(ok)
-        t = pl.col(timeColumn).cast(pl.Int64).filter(ok).cast(pl.Float64)
-        area = ((t - t.shift(1)) * (v + v.shift(1)) / 2.0).sum()
-        if interpolate == "linear":
-            area = area + _edge_area(v, t)
-        return area / unit_ns
+        t = raw_t.filter(ok).cast(pl.Float64)
+        area = ((t - t.shift(1)) * (v + v.shift(1)) / 2.0).sum() / unit_ns
+        if not linear:
+            return area
+        start = pl.col("_start").cast(pl.Int64).first().cast(pl.Float64)
+        stop = pl.col("_stop").cast(pl.Int64).first().cast(pl.Float64)
+        single = v.first() * (stop - start)
+        edges = _edge_area(v, t, start, stop) / unit_ns
+        return pl.when(v.len() == 1).then(single).otherwise(area + edges.fill_null(0.0))
 
     def check(df: pl.DataFrame, col: str, fname: str) -> None:
         require_numeric(df, col, fname)
         require_column(df, timeColumn, fname)
+        if linear:
+            require_column(df, "_start", fname)
+            require_column(df, "_stop", fname)
 
+    _check_time_order(tables, timeColumn)
     return aggregate(tables, column, "integral", make, check)
 
 
-def _edge_area(v: pl.Expr, t: pl.Expr) -> pl.Expr:
-    """Linear extrapolation of the first/last segment to the _start/_stop bounds."""
-    start = pl.col("_start").cast(pl.Int64).first().cast(pl.Float64)
-    stop = pl.col("_stop").cast(pl.Int64).first().cast(pl.Float64)
-    slope_a = (v.gather(1) - v.gather(0)) / (t.gather(1) - t.gather(0))
-    v_start = v.gather(0) - slope_a * (t.gather(0) - start)
-    left = (t.gather(0) - start) * (v_start + v.gather(0)) / 2.0
-    slope_b = (v.last() - v.gather(v.len() - 2)) / (t.last() - t.gather(t.len() - 2))
-    v_stop = v.last() + slope_b * (stop - t.last())
-    right = (stop - t.last()) * (v_stop + v.last()) / 2.0
-    return pl.when(v.len() >= 2).then((left + right).first()).otherwise(0.0)
+def _check_time_order(tables: Stream, time_column: str) -> None:
+    for b in tagged_frames(tables):
+        if time_column not in b.frame.columns:
+            continue
+        t = pl.col(time_column).cast(pl.Int64)
+        bad = b.frame.select((t.diff().over(TID) < 0).any()).item()
+        if bad:
+            raise FluxRuntimeError("integral found out-of-order times in time column")
+
+
+def _edge_area(v: pl.Expr, t: pl.Expr, start: pl.Expr, stop: pl.Expr) -> pl.Expr:
+    """Linear extrapolation of the first and last segments to the bounds."""
+
+    def at(e: pl.Expr, i: int | pl.Expr) -> pl.Expr:
+        return e.get(i, null_on_oob=True)
+
+    n = v.len()
+    slope_a = (at(v, 1) - at(v, 0)) / (at(t, 1) - at(t, 0))
+    lead = (at(t, 0) - start).clip(lower_bound=0.0)
+    left = lead * (at(v, 0) - slope_a * lead + at(v, 0)) / 2.0
+    slope_b = (at(v, n - 1) - at(v, n - 2)) / (at(t, n - 1) - at(t, n - 2))
+    tail = stop - at(t, n - 1)
+    right = tail * (at(v, n - 1) + slope_b * tail + at(v, n - 1)) / 2.0
+    return left + right
 
 
 # ============================================================== highest / lowest
@@ -852,3 +938,8 @@ def check_selector(tables: Stream, column: str, name: str) -> None:
     else:
         for t in tables:
             require_column(t.df, column, name)
+
+
+# Quantile aggregates aggregateWindow can run windowed: function -> q.
+WINDOWABLE_QUANTILES: dict[Callable[..., Stream], float] = {median: 0.5}
+WINDOWABLE_AGGREGATES[median] = (_quantile_scalar("estimate_tdigest", 0.5), require_numeric)

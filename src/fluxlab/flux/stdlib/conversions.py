@@ -221,24 +221,54 @@ for _name, _conv in {
 
 
 def convert_series(series: pl.Series, target: str) -> pl.Series:
-    """Convert a column to a Flux type; fast casts where Polars matches Flux exactly."""
+    """Convert a column to a Flux type: whole-column casts where Polars matches Flux
+    exactly, the exact per-value conversion otherwise (and for values a cast rejects,
+    so the error message is Flux's)."""
+    fast = _fast_conversion(series, target)
+    if fast is not None:
+        return fast
+    return _convert_rowwise(series, target)
+
+
+def _fast_conversion(series: pl.Series, target: str) -> pl.Series | None:
+    from fluxlab.flux.results import format_float_series, format_times, parse_times
+
     source = series.dtype
+    numeric = (pl.Int64, pl.UInt64, pl.Float64)
     try:
-        if target == "float" and source in (pl.Int64, pl.UInt64, pl.Float64, pl.Boolean):
+        if target == "float" and (source in numeric or source == pl.Boolean):
             return series.cast(pl.Float64)
+        if target == "float" and source == pl.String:
+            return series.str.strip_chars().cast(pl.Float64, strict=True)
         if target == "int" and source in (pl.Int64, pl.Boolean):
             return series.cast(pl.Int64)
+        if target == "int" and source in (pl.Float64, pl.String, pl.UInt64):
+            return series.cast(pl.Int64, strict=True)  # float truncates toward zero, as Go
         if target == "int" and isinstance(source, pl.Datetime):
             return series.dt.epoch("ns")
         if target == "uint" and source in (pl.UInt64, pl.Boolean):
             return series.cast(pl.UInt64)
         if target == "string" and source in (pl.String, pl.Int64, pl.UInt64):
             return series.cast(pl.String)
+        if target == "string" and source == pl.Float64:
+            return format_float_series(series)
+        if target == "string" and source == pl.Boolean:
+            return series.replace_strict({True: "true", False: "false"}, return_dtype=pl.String)
+        if target == "string" and isinstance(source, pl.Datetime):
+            return series.to_frame().select(format_times(pl.col(series.name))).to_series()
         if target == "bool" and source == pl.Boolean:
             return series
-    except pl.exceptions.PolarsError as exc:
-        raise FluxRuntimeError(f"cannot convert column {series.name!r} to {target}: {exc}") from exc
-    return _convert_rowwise(series, target)
+        if target == "bool" and source == pl.String and series.is_in(["true", "false"]).all():
+            return series == "true"
+        if target == "time" and isinstance(source, pl.Datetime):
+            return series
+        if target == "time" and source == pl.String:
+            return parse_times(series)
+        if target == "time" and source == pl.Int64:
+            return series.cast(TIME_TYPE)
+    except (pl.exceptions.PolarsError, ValueError):
+        return None
+    return None
 
 
 def _convert_rowwise(series: pl.Series, target: str) -> pl.Series:

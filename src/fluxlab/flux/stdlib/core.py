@@ -12,7 +12,6 @@ from typing import Any
 
 import polars as pl
 
-from fluxlab.flux.compile import series_from_values
 from fluxlab.flux.context import Context
 from fluxlab.flux.errors import FluxRuntimeError, FluxTypeError
 from fluxlab.flux.operators import add_duration
@@ -154,14 +153,34 @@ def range_(
         rest = [c for c in kept.columns if c not in (startColumn, stopColumn)]
         return kept.select([*bounds, *[pl.col(c) for c in rest]])
 
-    bounds = pl.Series([begin.ns, end.ns], dtype=pl.Int64).cast(TIME_TYPE)
     out = []
     for table, df in apply_by_schema(tables, apply):
+        if df.height == 0:  # tables with every row outside the bounds are dropped
+            continue
+        lo, hi = _clipped_bounds(table, begin, end, startColumn, stopColumn)
+        if (lo, hi) != (begin, end):
+            df = df.with_columns(
+                time_literal(lo).alias(startColumn), time_literal(hi).alias(stopColumn)
+            )
         rest = [k for k in table.key if k not in (startColumn, stopColumn)]
         key = (startColumn, stopColumn, *rest)
-        values = (bounds[0], bounds[1], *[v for k, v in table.key_dict().items() if k in key[2:]])
-        out.append(Table(key, values, df))
+        out.append(Table.from_frame(df, key))
     return Stream(out)
+
+
+def _clipped_bounds(
+    table: Table, begin: Time, end: Time, start_col: str, stop_col: str
+) -> tuple[Time, Time]:
+    """A table already keyed by earlier bounds keeps their intersection with the new ones."""
+    if start_col not in table.key or stop_col not in table.key or not table.height:
+        return begin, end
+    old = table.df.select(pl.col(start_col), pl.col(stop_col))
+    if not all(isinstance(d, pl.Datetime) for d in old.dtypes):
+        return begin, end
+    ns = old.head(1).select(pl.all().dt.epoch("ns")).row(0)
+    lo = begin if ns[0] is None else Time(max(begin.ns, ns[0]))
+    hi = end if ns[1] is None else Time(min(end.ns, ns[1]))
+    return lo, hi
 
 
 # ----------------------------------------------------------------------------- filter / map
@@ -338,14 +357,14 @@ def group(ctx: Context, tables: Stream, columns: Any = None, mode: str = "by") -
 
 @builtin("universe", pipe="tables")
 def sort(ctx: Context, tables: Stream, columns: Any = None, desc: bool = False) -> Stream:
-    """Stable sort of each table's rows; nulls sort first (last when descending)."""
+    """Stable sort of each table's rows; nulls sort last (first when descending)."""
     names = _columns_arg(columns if columns is not None else ["_value"])
     out = []
     for t in tables:
         present = [c for c in names if c in t.columns]
         df = t.df
         if present:
-            df = df.sort(present, descending=desc, nulls_last=desc, maintain_order=True)
+            df = df.sort(present, descending=desc, nulls_last=not desc, maintain_order=True)
         out.append(t.with_df(df))
     return Stream(out)
 
@@ -421,12 +440,6 @@ def to_string_value(value: Any) -> str:
     from fluxlab.flux.stdlib.conversions import string_of
 
     return string_of(value)
-
-
-def table_from_columns(columns: dict[str, list[Any]], key: tuple[str, ...] = ()) -> Table:
-    """A table from Flux values per column (used by array.from, buckets, tests)."""
-    df = pl.DataFrame([series_from_values(n, v) for n, v in columns.items()])
-    return Table.from_frame(df, key)
 
 
 @builtin("universe")

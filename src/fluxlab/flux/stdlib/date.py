@@ -15,7 +15,7 @@ import polars as pl
 from fluxlab.flux.errors import FluxRuntimeError, FluxTypeError
 from fluxlab.flux.operators import add_duration
 from fluxlab.flux.registry import builtin, register_value
-from fluxlab.flux.stdlib.timezone import from_local, to_local
+from fluxlab.flux.stdlib.timezone import UTC_ZONE, from_local, parse_location, to_local
 from fluxlab.flux.values import Duration, Time, type_name
 
 _EPOCH = dt.datetime(1970, 1, 1)
@@ -37,6 +37,9 @@ def _instant(ctx: Any, t: Any, fname: str) -> Time:
 
 def _local_ns(ctx: Any, t: Any, location: Any, fname: str) -> int:
     ns = _instant(ctx, t, fname).ns
+    zone, offset = parse_location(_location(ctx, location))
+    if zone == UTC_ZONE and not offset.months:  # the common case, without Polars
+        return ns + (-offset.nanoseconds if offset.negative else offset.nanoseconds)
     return int(to_local(pl.Series([ns], dtype=pl.Int64), _location(ctx, location))[0])
 
 

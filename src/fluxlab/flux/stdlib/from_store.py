@@ -289,3 +289,67 @@ class _Translator:
             except Exception:  # noqa: BLE001 - anything odd: just do not push down
                 return None
         return None
+
+
+# ----------------------------------------------------------------------------- aggregates
+
+PUSHABLE_AGGREGATES = frozenset({"count", "sum", "mean", "first", "last"})
+_SELECTORS = frozenset({"first", "last"})
+
+
+def push_aggregate(
+    ctx: Context, source: StoreSource, fn_name: str, args: dict[str, Any]
+) -> Stream | None:
+    """`from |> range |> filter |> count()` (sum, mean, first, last) computed in the store.
+
+    Returns None (the caller then runs the function normally) unless the chain is
+    fully pushed down and the call uses only default arguments.
+    """
+    plan = source.plan
+    if fn_name not in PUSHABLE_AGGREGATES or not source.pending or plan.start is None:
+        return None
+    if plan.residual_filters or any(v != "_value" for v in args.values()):
+        return None
+    if set(args) - {"column"}:
+        return None
+    assert plan.stop is not None
+    tag_keys = sorted(ctx.source.tag_keys(plan.bucket))
+    try:
+        arrow_tables = ctx.source.scan_aggregate(
+            plan.bucket,
+            group_by=["_measurement", "_field", *tag_keys],
+            fn=fn_name,
+            start_ns=plan.start.ns,
+            stop_ns=plan.stop.ns,
+            predicate=plan.predicate,
+        )
+    except Exception as exc:  # noqa: BLE001 - storage errors become Flux errors
+        raise FluxRuntimeError(f"{fn_name}: {exc}") from exc
+    tables: list[Table] = []
+    for arrow in arrow_tables:
+        frame = pl.from_arrow(arrow)
+        assert isinstance(frame, pl.DataFrame)
+        tables.extend(_aggregate_tables(frame, plan, tag_keys, fn_name in _SELECTORS))
+    tables.sort(key=_series_order)
+    return Stream(tables)
+
+
+def _aggregate_tables(
+    frame: pl.DataFrame, plan: ScanPlan, tags: list[str], selector: bool
+) -> list[Table]:
+    assert plan.start is not None and plan.stop is not None
+    bounds = [
+        pl.lit(plan.start.ns, pl.Int64).cast(TIME_TYPE).alias("_start"),
+        pl.lit(plan.stop.ns, pl.Int64).cast(TIME_TYPE).alias("_stop"),
+    ]
+    if selector:
+        columns = [*bounds, "_time", "_value", "_field", "_measurement", *tags]
+    else:
+        columns = [*bounds, "_field", "_measurement", *tags, "_value"]
+    frame = frame.select(columns)
+    out = []
+    for part in frame.partition_by(["_measurement", "_field", *tags], maintain_order=True):
+        part = part.drop([t for t in tags if part.get_column(t).null_count() == part.height])
+        present = [t for t in tags if t in part.columns]
+        out.append(Table.from_frame(part, ("_start", "_stop", "_field", "_measurement", *present)))
+    return out

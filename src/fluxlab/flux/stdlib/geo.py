@@ -208,22 +208,78 @@ def _circle_hits(region: gs.Circle, loops: np.ndarray) -> np.ndarray:
     return inside | (near <= region.radius)
 
 
-def _cell_intersects(region: gs.Shape, loop: np.ndarray) -> bool:
-    """Whether an S2 cell (4 geodesic edges) and a box or polygon share a point."""
-    vlat, vlon = gs._latlon(loop)
-    if gs.contains(region, vlat, vlon).any():
-        return True
+def _crossings(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Whether geodesic segments a-b (fixed) and c-d (one per cell) cross."""
+    ab, cd = np.cross(a, b), np.cross(c, d)
+    return ((cd @ a) * (cd @ b) < 0) & ((c @ ab) * (d @ ab) < 0) & (((c + d) @ (a + b)) > 0)
+
+
+def _parallel_crossings(lat: float, lon_lo: float, lon_hi: float,
+                        a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether each geodesic arc a-b reaches latitude `lat` between two longitudes.
+
+    Points of the arc are normalize(a + t (b - a)) for t in [0, 1]; the latitude
+    condition z = sin(lat) |P| squared is a quadratic in t.
+    """
+    s = np.sin(np.radians(lat))
+    d = b - a
+    qa = d[:, 2] ** 2 - s * s * np.sum(d * d, axis=1)
+    qb = 2 * (a[:, 2] * d[:, 2] - s * s * np.sum(a * d, axis=1))
+    qc = a[:, 2] ** 2 - s * s
+    hit = np.zeros(len(a), dtype=bool)
+    disc = qb * qb - 4 * qa * qc
+    with np.errstate(divide="ignore", invalid="ignore"):
+        root = np.sqrt(np.where(disc >= 0, disc, np.nan))
+        linear = np.abs(qa) < 1e-300
+        candidates = [np.where(linear, -qc / qb, (-qb - root) / (2 * qa)),
+                      np.where(linear, np.nan, (-qb + root) / (2 * qa))]
+    for t in candidates:
+        ok = (t >= 0) & (t <= 1)
+        t = np.where(ok, t, 0.0)
+        p = a + t[:, None] * d
+        right_side = np.sign(p[:, 2]) == np.sign(s) if s != 0 else np.ones(len(a), dtype=bool)
+        lon = np.degrees(np.arctan2(p[:, 1], p[:, 0]))
+        hit |= ok & right_side & (lon >= lon_lo) & (lon <= lon_hi)
+    return hit
+
+
+def _edge_hits(region: gs.Shape, loops: np.ndarray) -> np.ndarray:
+    """Cells whose edges cross the region's edges (a box's parallels are not geodesics)."""
+    hits = np.zeros(len(loops), dtype=bool)
+    cell_edges = [(loops[:, k], loops[:, (k + 1) % 4]) for k in range(4)]
+    if isinstance(region, gs.Box):
+        corners = region.corners()
+        meridians = [(corners[3], corners[0]), (corners[1], corners[2])]
+        for c, e in cell_edges:
+            for lat in (region.min_lat, region.max_lat):
+                hits |= _parallel_crossings(lat, region.min_lon, region.max_lon, c, e)
+            for a, b in meridians:
+                hits |= _crossings(a, b, c, e)
+        return hits
+    outline = region.vertices
+    for a, b in zip(outline, np.roll(outline, -1, axis=0), strict=True):
+        for c, e in cell_edges:
+            hits |= _crossings(a, b, c, e)
+    return hits
+
+
+def _outline_hits(region: gs.Shape, loops: np.ndarray) -> np.ndarray:
+    """Cells sharing a point with a box or polygon: a vertex of one inside the other,
+    or crossing edges."""
+    n = len(loops)
+    vlat, vlon = gs._latlon(loops.reshape(-1, 3))
+    hits = gs.contains(region, vlat, vlon).reshape(n, 4).any(axis=1)
     outline = region.corners() if isinstance(region, gs.Box) else region.vertices
-    if gs.loop_contains(loop, outline).any():
-        return True
-    return gs.loop_polyline_distance(loop, np.vstack([outline, outline[:1]])) == 0.0
+    for p in outline:
+        hits |= gs.quads_contain(loops, p)
+    return hits | _edge_hits(region, loops)
 
 
 def _intersecting(region: gs.Shape, cells: np.ndarray) -> np.ndarray:
     loops = _cell_loops(cells)
     if isinstance(region, gs.Circle):
         return _circle_hits(region, loops)
-    return np.array([_cell_intersects(region, loop) for loop in loops], dtype=bool)
+    return _outline_hits(region, loops)
 
 
 def covering(region: gs.Shape, level: int) -> np.ndarray:

@@ -12,6 +12,7 @@ Registers no Flux functions.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,20 @@ def xyz(lat: Any, lon: Any) -> np.ndarray:
 def angle(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Angle in radians between unit vectors (broadcasting over leading axes)."""
     return np.arctan2(np.linalg.norm(np.cross(u, v), axis=-1), np.sum(u * v, axis=-1))
+
+
+def _unit(lat: float, lon: float) -> tuple[float, float, float]:
+    la, lo = math.radians(lat), math.radians(lon)
+    return math.cos(la) * math.cos(lo), math.cos(la) * math.sin(lo), math.sin(la)
+
+
+def point_angle(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """The same angle as `angle` for one pair of points, without array overhead
+    (ST_Distance is called once per row from `map`)."""
+    ux, uy, uz = _unit(lat1, lon1)
+    vx, vy, vz = _unit(lat2, lon2)
+    cross = math.sqrt((uy * vz - uz * vy) ** 2 + (uz * vx - ux * vz) ** 2 + (ux * vy - uy * vx) ** 2)
+    return math.atan2(cross, ux * vx + uy * vy + uz * vz)
 
 
 # ------------------------------------------------------------------------------ shapes
@@ -264,6 +279,8 @@ def contains(region: Shape, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
 def contains_geometry(region: Shape, geometry: Shape) -> bool:
     """ST_Contains: a point, or every vertex of a linestring, lies in the region."""
     if isinstance(geometry, Point):
+        if isinstance(region, Circle):
+            return point_angle(region.lat, region.lon, geometry.lat, geometry.lon) <= region.radius
         return bool(contains(region, np.array([geometry.lat]), np.array([geometry.lon]))[0])
     if isinstance(geometry, Polyline):
         lat, lon = _latlon(geometry.vertices)
@@ -294,6 +311,9 @@ def point_distances(region: Shape, lat: np.ndarray, lon: np.ndarray) -> np.ndarr
 def distance(region: Shape, geometry: Shape) -> float:
     """stDistance in radians."""
     if isinstance(geometry, Point):
+        if isinstance(region, Point | Circle):
+            d = point_angle(region.lat, region.lon, geometry.lat, geometry.lon)
+            return d if isinstance(region, Point) else max(d - region.radius, 0.0)
         return float(point_distances(region, np.array([geometry.lat]), np.array([geometry.lon]))[0])
     if not isinstance(geometry, Polyline):
         raise FluxRuntimeError(f"unsupported geometry type: {type(geometry).__name__.lower()}")

@@ -91,22 +91,23 @@ def _default_record(table: Table | None, key: dict[str, Any]) -> dict[str, Any]:
     return rec
 
 
-def _with_join_columns(table: Table | None, columns: list[str], index: str) -> pl.DataFrame:
+def _with_join_columns(table: Table | None, columns: list[str], names: list[str],
+                       index: str) -> pl.DataFrame:
+    """Row index plus the join columns renamed to `names` (null when a column is missing)."""
     if table is None:
-        return pl.DataFrame({index: pl.Series([], dtype=pl.UInt32)})
+        return pl.DataFrame(schema={index: pl.UInt32, **dict.fromkeys(names, pl.Null)})
     df = table.df.with_row_index(index)
-    missing = [c for c in columns if c not in df.columns]
-    return df.with_columns(pl.lit(None).alias(c) for c in missing).select([index, *columns])
+    exprs = [pl.col(c).alias(n) if c in df.columns else pl.lit(None).alias(n)
+             for c, n in zip(columns, names, strict=True)]
+    return df.select(pl.col(index), *exprs)
 
 
 def _matches(left: Table | None, right: Table | None, pairs: Pairs, method: str) -> pl.DataFrame:
     """Row-index pairs (nullable on the unmatched side), sorted by the join values."""
     lcols = [f"__l{i}" for i in range(len(pairs))]
     rcols = [f"__r{i}" for i in range(len(pairs))]
-    lf = _with_join_columns(left, [lc for lc, _ in pairs], _LI)
-    rf = _with_join_columns(right, [rc for _, rc in pairs], _RI)
-    lf = lf.rename(dict(zip([lc for lc, _ in pairs], lcols, strict=True)))
-    rf = rf.rename(dict(zip([rc for _, rc in pairs], rcols, strict=True)))
+    lf = _with_join_columns(left, [lc for lc, _ in pairs], lcols, _LI)
+    rf = _with_join_columns(right, [rc for _, rc in pairs], rcols, _RI)
     if left is None or right is None:
         joined = _one_sided(lf, rf, method)
     else:
@@ -116,8 +117,10 @@ def _matches(left: Table | None, right: Table | None, pairs: Pairs, method: str)
         except (pl.exceptions.SchemaError, pl.exceptions.ComputeError,
                 pl.exceptions.InvalidOperationError) as exc:
             raise FluxRuntimeError(f"join: join columns have different types ({exc})") from exc
-    sort_keys = [pl.coalesce(pl.col(lc), pl.col(rc)).alias(lc) for lc, rc in zip(lcols, rcols,
-                                                                                  strict=True)]
+    if joined.height == 0:
+        return pl.DataFrame(schema={_LI: pl.UInt32, _RI: pl.UInt32})
+    sort_keys = [pl.coalesce(pl.col(lc), pl.col(rc)).alias(lc)
+                 for lc, rc in zip(lcols, rcols, strict=True)]
     return joined.with_columns(sort_keys).sort(lcols, maintain_order=True, nulls_last=True)
 
 
@@ -227,5 +230,20 @@ def experimental_join(ctx, left: Stream, right: Stream, fn: Any) -> Stream:
     """experimental.join: inner join of tables with equal group keys on `_time`."""
     require_stream(left, "left", "experimental.join")
     require_stream(right, "right", "experimental.join")
-    return join_tables(ctx, left, right, [("_time", "_time")], "inner",
-                       _as_builder(ctx, fn, "left", "right"))
+    joined = join_tables(ctx, left, right, [("_time", "_time")], "inner",
+                         _as_builder(ctx, fn, "left", "right"))
+    lefts = {key_id(t): t for t in left}
+    for t in joined:
+        source = lefts.get(key_id(t))
+        if source is None or len(t.key) != len(source.key) or not _keeps_key(source, t):
+            raise FluxRuntimeError("experimental.join: argument 'fn' may not modify group key")
+    return joined
+
+
+def _keeps_key(source: Table, output: Table) -> bool:
+    """Whether every output row still holds the source table's group-key values."""
+    if not source.key:
+        return True
+    expected = source.df.head(1).select(source.key)
+    return output.df.select(source.key).join(expected, on=list(source.key), how="anti",
+                                             nulls_equal=True).height == 0

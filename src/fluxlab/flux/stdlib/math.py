@@ -140,14 +140,16 @@ _BINARY: dict[str, tuple[tuple[str, str], Callable[[float, float], float]]] = {
 }
 
 
-def _bessel(kind: str, x: float) -> float:
+def _bessel(kind: str, x: float, order: int | None = None) -> float:
+    """Bessel functions come from scipy when it is installed (optional)."""
     try:
         import scipy.special as sp  # type: ignore[import-untyped]
     except ImportError as exc:  # pragma: no cover - scipy is optional
         from fluxlab.flux.errors import UnsupportedError
 
         raise UnsupportedError(f"math.{kind} needs scipy") from exc
-    return float(getattr(sp, kind)(x))
+    fn = getattr(sp, kind)
+    return float(fn(x) if order is None else fn(order, x))
 
 
 def _register_unary(name: str, fn: Callable[[float], float]) -> None:
@@ -176,6 +178,42 @@ for _n, _fn in _UNARY.items():
     _register_unary(_n, _fn)
 for _n, (_params, _fn2) in _BINARY.items():
     _register_binary(_n, _params, _fn2)
+
+
+def _erfinv(x: float) -> float:
+    """Inverse error function via the normal quantile: erf^-1(x) = Phi^-1((x+1)/2)/sqrt(2)."""
+    if x == 1:
+        return math_inf
+    if x == -1:
+        return -math_inf
+    if not -1 < x < 1:
+        return float("nan")
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf((x + 1.0) / 2.0) / pymath.sqrt(2.0)
+
+
+math_inf = float("inf")
+
+
+@builtin("math")
+def erfinv(ctx: Any, x: float) -> float:
+    return _erfinv(_f(x, "erfinv"))
+
+
+@builtin("math")
+def erfcinv(ctx: Any, x: float) -> float:
+    return _erfinv(1.0 - _f(x, "erfcinv"))
+
+
+@builtin("math")
+def jn(ctx: Any, n: int, x: float) -> float:
+    return _bessel("jv", _f(x, "jn"), n)
+
+
+@builtin("math")
+def yn(ctx: Any, n: int, x: float) -> float:
+    return _bessel("yn", _f(x, "yn"), n)
 
 
 @builtin("math")

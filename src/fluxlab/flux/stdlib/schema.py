@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import polars as pl
-
-from fluxlab.flux.errors import UnsupportedError
+from fluxlab.flux import ast
+from fluxlab.flux.errors import FluxRuntimeError, UnsupportedError
 from fluxlab.flux.registry import PACKAGES, builtin
+from fluxlab.flux.scope import Closure
 from fluxlab.flux.table import Stream
 from fluxlab.flux.values import Duration
 
@@ -43,9 +43,7 @@ def _from(ctx, bucket: str) -> Stream:
 def _ranged(ctx, bucket: str, predicate: Any, start: Any, stop: Any) -> Stream:
     data = _from(ctx, bucket)
     data = _universe(ctx, "range", tables=data, start=start, stop=ctx.now if stop is None else stop)
-    if isinstance(predicate, _MeasurementIs):
-        data = predicate.apply(data)
-    elif predicate is not None:
+    if predicate is not None:
         data = _universe(ctx, "filter", tables=data, fn=predicate)
     return data
 
@@ -66,21 +64,18 @@ def _tag_keys(ctx, bucket: str, predicate: Any = None,
     return _universe(ctx, "distinct", tables=data)
 
 
-class _MeasurementIs:
-    """The predicate `(r) => r._measurement == name`, applied as one Polars filter."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def apply(self, data: Stream) -> Stream:
-        out = []
-        for t in data:
-            if "_measurement" not in t.df.columns:
-                continue
-            kept = t.df.filter(pl.col("_measurement") == self.name)
-            if kept.height:  # filter drops tables left empty
-                out.append(t.with_df(kept))
-        return Stream(out)
+def _measurement_is(ctx, measurement: str) -> Closure:
+    """The Flux predicate `(r) => r._measurement == measurement` as a real closure, so
+    `filter` can push it down into the storage scan like a hand-written one."""
+    body = ast.BinaryExpression(
+        "==", ast.MemberExpression(ast.Identifier("r"), "_measurement"),
+        ast.StringLiteral(measurement),
+    )
+    node = ast.FunctionExpression([ast.Property(ast.Identifier("r"))], body)
+    interp = ctx.interpreter
+    if interp is None:
+        raise FluxRuntimeError("the schema package needs an interpreter in its context")
+    return Closure(node, interp.globals, name="predicate")
 
 
 def _register(package: str) -> None:
@@ -108,13 +103,13 @@ def _register(package: str) -> None:
     def measurement_tag_values(ctx, bucket: str, measurement: str, tag: str,
                                start: Any = _DEFAULT_START, stop: Any = None) -> Stream:
         """Distinct values of a tag within one measurement."""
-        return _tag_values(ctx, bucket, tag, _MeasurementIs(measurement), start, stop)
+        return _tag_values(ctx, bucket, tag, _measurement_is(ctx, measurement), start, stop)
 
     @builtin(package, name="measurementTagKeys")
     def measurement_tag_keys(ctx, bucket: str, measurement: str,
                              start: Any = _DEFAULT_START, stop: Any = None) -> Stream:
         """Tag keys of one measurement."""
-        return _tag_keys(ctx, bucket, _MeasurementIs(measurement), start, stop)
+        return _tag_keys(ctx, bucket, _measurement_is(ctx, measurement), start, stop)
 
     @builtin(package, name="fieldKeys")
     def field_keys(ctx, bucket: str, predicate: Any = None,
@@ -126,7 +121,7 @@ def _register(package: str) -> None:
     def measurement_field_keys(ctx, bucket: str, measurement: str,
                                start: Any = _DEFAULT_START, stop: Any = None) -> Stream:
         """Field keys of one measurement."""
-        return _tag_values(ctx, bucket, "_field", _MeasurementIs(measurement), start, stop)
+        return _tag_values(ctx, bucket, "_field", _measurement_is(ctx, measurement), start, stop)
 
     @builtin(package, name="measurements")
     def measurements(ctx, bucket: str, start: Any = _DEFAULT_START, stop: Any = None) -> Stream:

@@ -30,7 +30,7 @@ MISSING: Any = object()  # "argument not given" (null is a real value)
 def union(ctx, tables: list[Stream]) -> Stream:
     """Merge streams; tables with the same group key become one (schemas are unioned)."""
     if not isinstance(tables, list) or len(tables) < 2:
-        raise FluxRuntimeError("union: tables must be a list of at least two streams")
+        raise FluxRuntimeError("union must have at least two streams as input")
     streams = [require_stream(s, f"tables[{i}]", "union") for i, s in enumerate(tables)]
     return merge_by_key((t for s in streams for t in s), "union")
 

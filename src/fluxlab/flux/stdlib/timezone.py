@@ -57,6 +57,8 @@ def parse_location(loc: Any) -> tuple[str, Duration]:
     """(zone name, extra offset) of a location record; None means UTC."""
     if loc is None:
         return UTC_ZONE, Duration()
+    if isinstance(loc, str):  # older Flux accepted a bare zone name
+        return loc, Duration()
     if not isinstance(loc, dict):
         raise FluxTypeError("location must be a record {zone: string, offset: duration}")
     zone = loc.get("zone") or UTC_ZONE

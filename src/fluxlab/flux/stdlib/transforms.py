@@ -9,6 +9,7 @@ uses a loop (over numpy arrays of one table).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -464,11 +465,17 @@ def histogramQuantile(
     onNonmonotonic: str = "error",  # noqa: N803
 ) -> Stream:
     """Quantile of a cumulative histogram (linear interpolation inside the bucket)."""
+    if onNonmonotonic not in ("error", "force", "drop"):
+        raise FluxRuntimeError(
+            'histogramQuantile: onNonmonotonic must be "error", "force" or "drop"'
+        )
     out = []
     for t in tables:
         value = histogram_quantile_value(
             t.df, quantile, countColumn, upperBoundColumn, minValue, onNonmonotonic
         )
+        if value is False:
+            continue  # onNonmonotonic: "drop"
         row = pl.DataFrame().select(
             key_literals(t) + [pl.lit(value, pl.Float64).alias(valueColumn)]
         )
@@ -478,38 +485,109 @@ def histogramQuantile(
 
 def histogram_quantile_value(
     df: pl.DataFrame, q: float, count_col: str, bound_col: str, min_value: float, on_nonmono: str
-) -> float | None:
+) -> float | None | bool:
+    """The quantile of one cumulative histogram table, following Flux's rules.
+
+    Returns None for a null result and False when the table is to be dropped.
+    """
     require_column(df, count_col, "histogramQuantile")
     require_column(df, bound_col, "histogramQuantile")
-    data = (
-        df.select(
-            pl.col(bound_col).cast(pl.Float64).alias("le"),
-            pl.col(count_col).cast(pl.Float64).alias("c"),
-        )
-        .drop_nulls()
-        .sort("le")
-    )
-    if data.height == 0:
-        return None
-    le = data.get_column("le").to_numpy()
-    counts = data.get_column("c").to_numpy()
-    if np.any(np.diff(counts) < 0):
-        if on_nonmono == "error":
-            raise FluxRuntimeError("histogramQuantile: histogram counts are not monotonic")
-        if on_nonmono == "drop":
-            return None
-        counts = np.maximum.accumulate(counts)
-    total = counts[-1]
-    if q < 0 or q > 1:
+    if not 0 <= q <= 1:
         raise FluxRuntimeError("histogramQuantile: quantile must be between 0 and 1")
+    data = df.select(
+        pl.col(bound_col).cast(pl.Float64).alias("le"),
+        pl.col(count_col).cast(pl.Float64).alias("c"),
+    ).sort("le", maintain_order=True)
+    if data.height == 0:
+        raise FluxRuntimeError("histogramQuantile: histogram is empty")
+    le = data.get_column("le").to_numpy()
+    counts = data.get_column("c").to_numpy().copy()
+    if np.any(np.diff(counts) < 0):
+        if on_nonmono == "force":
+            counts = np.maximum.accumulate(counts)
+        elif on_nonmono == "drop":
+            return False
+        else:
+            raise FluxRuntimeError("histogramQuantile: histogram records counts are not monotonic")
+    total = counts[-1]
+    if total == 0:
+        return None
     rank = q * total
-    i = int(np.searchsorted(counts, rank, side="left"))
-    i = min(i, len(le) - 1)
-    if np.isinf(le[i]):
-        return float(le[i - 1]) if i > 0 else float("nan")
-    lower_bound = le[i - 1] if i > 0 else min_value
-    lower_count = counts[i - 1] if i > 0 else 0.0
-    width = counts[i] - lower_count
-    if width == 0:
-        return float(le[i])
-    return float(lower_bound + (le[i] - lower_bound) * (rank - lower_count) / width)
+    idx = int(np.searchsorted(counts, rank, side="right")) - 1  # last bucket with count <= rank
+    if idx == len(counts) - 1:
+        return float(le[-1])
+    if idx == -1:
+        lower_count, lower, upper_count, upper = 0.0, min_value, counts[0], le[0]
+    else:
+        lower_count, lower, upper_count, upper = counts[idx], le[idx], counts[idx + 1], le[idx + 1]
+    if rank == lower_count:
+        return float(lower)
+    if math.isinf(lower) and lower < 0:
+        return float(upper)
+    if math.isinf(upper) and upper > 0:
+        return float(lower)
+    return float(lower + (upper - lower) * (rank - lower_count) / (upper_count - lower_count))
+
+
+# ====================================================================== histogram
+
+
+@builtin("universe", pipe="tables")
+def histogram(
+    ctx: Any,
+    tables: Stream,
+    bins: list[float],
+    column: str = "_value",
+    upperBoundColumn: str = "le",  # noqa: N803
+    countColumn: str = "_value",  # noqa: N803
+    normalize: bool = False,
+) -> Stream:
+    """Cumulative counts of `column` values <= each bin (one row per bin), as doubles."""
+    edges = sorted(float(b) for b in bins)
+    if not edges:
+        raise FluxRuntimeError("histogram: bins must not be empty")
+    out = []
+    for t in tables:
+        dtype = require_column(t.df, column, "histogram")
+        if dtype not in (pl.Float64, pl.Null):
+            raise FluxRuntimeError(f'histogram: column "{column}" must be a float')
+        values = t.df.get_column(column).drop_nulls().cast(pl.Float64).to_numpy()
+        if values.size and values.max() > edges[-1]:
+            raise FluxRuntimeError(
+                f"histogram: found value {values.max()} greater than any bin (max {edges[-1]})"
+            )
+        counts = np.searchsorted(np.sort(values), np.asarray(edges), side="right").astype(float)
+        if normalize and values.size:
+            counts = counts / values.size
+        body = pl.DataFrame({upperBoundColumn: edges, countColumn: counts})
+        keys = pl.DataFrame().select(key_literals(t))
+        frame = (
+            keys.select(pl.all().repeat_by(len(edges)).explode()).hstack(body) if t.key else body
+        )
+        out.append(Table(t.key, t.key_values, frame))
+    return Stream(out)
+
+
+def _bins(start: float, step: Any, count: int, infinity: bool) -> list[float]:
+    values = [float(start)]
+    for _ in range(count - 1 + (1 if infinity else 0)):
+        values.append(step(values[-1]))
+    if infinity:
+        values[-1] = float("inf")
+    return values
+
+
+@builtin("universe")
+def linearBins(
+    ctx: Any, start: float, width: float, count: int, infinity: bool = True
+) -> list[float]:  # noqa: N802
+    """count bins start, start+width, ... (plus +Inf when infinity)."""
+    return _bins(start, lambda b: b + width, count, infinity)
+
+
+@builtin("universe")
+def logarithmicBins(  # noqa: N802
+    ctx: Any, start: float, factor: float, count: int, infinity: bool = True
+) -> list[float]:
+    """count bins start, start*factor, ... (plus +Inf when infinity)."""
+    return _bins(start, lambda b: b * factor, count, infinity)

@@ -1,4 +1,4 @@
-"""window, aggregateWindow, truncateTimeColumn and timeShift.
+"""window, aggregateWindow, truncateTimeColumn, timeShift, timeWeightedAvg, hourSelection.
 
 Windows are computed on the local clock of the `location` (see `timezone`): window
 k starts at `epoch + k*every + offset` (calendar months for `mo`/`y` durations)
@@ -6,6 +6,9 @@ and lasts `period`. A row belongs to every window whose [start, stop) holds its
 time, so one row can land in several windows when period > every. Bounds are then
 converted back to UTC instants and clipped to the table's `_start`/`_stop` (the
 range bounds), as Flux does. All of it is column arithmetic on whole frames.
+
+aggregateWindow with a built-in aggregate or selector (count, mean, max, median, ...)
+skips materializing one table per window: it reduces all windows in one group_by.
 """
 
 from __future__ import annotations
@@ -22,9 +25,12 @@ from fluxlab.flux.stdlib.aggregates import (
     ROW,
     TID,
     WINDOWABLE_AGGREGATES,
+    WINDOWABLE_QUANTILES,
     WINDOWABLE_SELECTORS,
     check_selector,
     concat_tables,
+    contiguous_parts,
+    exact_tdigest_groups,
     null_row_table,
     tagged_frames,
     time_ns,
@@ -116,6 +122,8 @@ def spec_from_args(
 ) -> WindowSpec:
     if every is None and period is None:
         raise FluxRuntimeError("window: every or period is required")
+    if period is not None and period.months == 0 and period.nanoseconds == 0:
+        period = None  # Flux's default `period: 0s` means "same as every"
     every = every if every is not None else period
     period = period if period is not None else every
     loc = location if location is not None else getattr(ctx, "location", None)
@@ -227,10 +235,10 @@ def _window_tables(
     ).sort([TID, _WS, _WE], maintain_order=True)
     key = _new_key(key0, start_col, stop_col)
     result = []
-    parts = df.partition_by([TID, _WS, _WE], as_dict=True, maintain_order=True)
-    for (tid, ws, we), part in parts.items():
-        body = part.drop(TID, _WS, _WE, "__flux_j")
-        result.append((int(tid), (int(ws), int(we)), Table.from_frame(body, key)))
+    groups = [TID, _WS, _WE, *key]  # key columns are constant within a window's rows
+    for ident, body in contiguous_parts(df, groups, [TID, _WS, _WE, "__flux_j"]):
+        tid, ws, we, *values = ident
+        result.append((int(tid), (int(ws), int(we)), Table(key, tuple(values), body)))
     return result
 
 
@@ -345,24 +353,23 @@ def aggregateWindow(  # noqa: N802
     spec = spec_from_args(ctx, every, period, offset, location)
     impl = fn.impl if isinstance(fn, NativeFunction) else None
     if impl in WINDOWABLE_AGGREGATES or impl in WINDOWABLE_SELECTORS:
-        return _aggregate_window_fast(ctx, tables, spec, impl, column, timeSrc, timeDst, createEmpty)
+        return _aggregate_window_fast(
+            ctx, tables, spec, impl, column, timeSrc, timeDst, createEmpty
+        )
     bounds = _original_bounds(tables)
     windowed = window_stream(ctx, tables, spec, create_empty=createEmpty)
     reduced = ctx.call(fn, tables=windowed, column=column)
     if not isinstance(reduced, Stream):
         raise FluxRuntimeError("aggregateWindow: fn must return a stream of tables")
     filled = [null_row_table(t) if createEmpty else t for t in reduced]
-    frames = []
-    for t in filled:
-        if not t.height:
-            continue
-        if timeSrc not in t.df.columns:
-            raise FluxRuntimeError(f'aggregateWindow: timeSrc column "{timeSrc}" does not exist')
-        frames.append(Table(t.key, t.key_values, t.df.with_columns(pl.col(timeSrc).alias(timeDst))))
+    frames = [t for t in filled if t.height]
+    if any(timeSrc not in t.df.columns for t in frames):
+        raise FluxRuntimeError(f'aggregateWindow: timeSrc column "{timeSrc}" does not exist')
     if not frames:
         return Stream()
     key = frames[0].key
-    out = _restore_bounds(concat_tables(frames), bounds)
+    joined = concat_tables(frames).with_columns(pl.col(timeSrc).alias(timeDst))
+    out = _restore_bounds(joined, bounds)
     if bounds is None:
         key = tuple(k for k in key if k not in ("_start", "_stop"))
     return Stream.from_frame(out, key) if key else Stream([Table((), (), out)])
@@ -390,7 +397,9 @@ def _aggregate_window_fast(
         check_selector(tables, column, WINDOWABLE_SELECTORS[impl][1])
     out: list[Table] = []
     for b in tagged_frames(tables):
-        frame = b.frame.filter(pl.col("_time").is_not_null()) if "_time" in b.frame.columns else None
+        frame = (
+            b.frame.filter(pl.col("_time").is_not_null()) if "_time" in b.frame.columns else None
+        )
         if frame is None:
             raise FluxRuntimeError('aggregateWindow: time column "_time" does not exist')
         has_bounds = _has_bounds(frame)
@@ -401,22 +410,41 @@ def _aggregate_window_fast(
             make, check = WINDOWABLE_AGGREGATES[impl]
             dtype = check(frame, column, "aggregateWindow")
             expr = make(pl.col(column), dtype).alias(column)
-            reduced = assigned.group_by([TID, _WS, _WE]).agg([pl.col(k).first() for k in keep] + [expr])
+            reduced = assigned.group_by([TID, _WS, _WE]).agg(
+                [pl.col(k).first() for k in keep] + [expr]
+            )
+            if impl in WINDOWABLE_QUANTILES:
+                reduced = _exact_quantiles(reduced, assigned, column, WINDOWABLE_QUANTILES[impl])
             empty_value = frame.head(0).select(expr)
         else:
             reduced = _select_per_window(assigned, column, WINDOWABLE_SELECTORS[impl][0])
             empty_value = frame.head(0).select(pl.lit(None, frame.schema[column]).alias(column))
         if create_empty and has_bounds:
             empty = _empty_window_rows(tables, b, spec, reduced, keep)
-            empty = empty.with_columns(pl.lit(empty_value[column][0], empty_value.schema[column]).alias(column))
+            empty = empty.with_columns(
+                pl.lit(empty_value[column][0], empty_value.schema[column]).alias(column)
+            )
             reduced = pl.concat([reduced, empty], how="diagonal_relaxed")
+        if time_src not in ("_start", "_stop") and time_src not in reduced.columns:
+            raise FluxRuntimeError(f'aggregateWindow: timeSrc column "{time_src}" does not exist')
         src = {"_start": pl.col(_WS), "_stop": pl.col(_WE)}.get(time_src, pl.col(time_src))
         reduced = reduced.with_columns(src.cast(TIME_TYPE).alias(time_dst)).sort([TID, _WS, _WE])
         key = (*rest, "_start", "_stop") if has_bounds else tuple(rest)
         drop = [c for c in (_WS, _WE, "__flux_j", ROW) if c in reduced.columns]
-        for (_tid,), part in reduced.drop(drop).partition_by(TID, as_dict=True, maintain_order=True).items():
-            out.append(Table.from_frame(part.drop(TID), key))
+        for _tid, part in contiguous_parts(reduced.drop(drop), [TID], [TID]):
+            out.append(Table.from_frame(part, key))
     return Stream(out)
+
+
+def _exact_quantiles(
+    reduced: pl.DataFrame, assigned: pl.DataFrame, column: str, q: float
+) -> pl.DataFrame:
+    """Run the real t-digest for windows holding enough values for centroids to merge."""
+    fixed = exact_tdigest_groups(assigned, [TID, _WS, _WE], column, q, 1000.0)
+    if fixed is None:
+        return reduced
+    joined = reduced.join(fixed.rename({column: "__fix"}), on=[TID, _WS, _WE], how="left")
+    return joined.with_columns(pl.coalesce("__fix", column).alias(column)).drop("__fix")
 
 
 def _has_bounds(frame: pl.DataFrame) -> bool:
@@ -565,4 +593,53 @@ def timeShift(  # noqa: N802
             out.append(Table.from_frame(shifted, t.key))
         else:
             out.append(Table(t.key, t.key_values, shifted))
+    return Stream(out)
+
+
+# ================================================================== time-based helpers
+
+
+@builtin("universe", pipe="tables")
+def timeWeightedAvg(ctx: Any, tables: Stream, unit: Duration) -> Stream:  # noqa: N802
+    """integral(unit, interpolate: "linear") scaled by unit / (_stop - _start)."""
+    from fluxlab.flux.stdlib.aggregates import integral
+
+    unit_ns = unit.total_ns() if isinstance(unit, Duration) and unit.is_fixed() else 0
+    if unit_ns <= 0:
+        raise FluxRuntimeError("timeWeightedAvg: unit must be a positive fixed duration")
+    areas = integral(ctx, tables, unit, interpolate="linear")
+    out = []
+    for t in areas:
+        if "_start" not in t.df.columns or "_stop" not in t.df.columns:
+            raise FluxRuntimeError("timeWeightedAvg: tables need _start and _stop (use range)")
+        span = pl.col("_stop").cast(pl.Int64) - pl.col("_start").cast(pl.Int64)
+        value = pl.col("_value") * float(unit_ns) / span.cast(pl.Float64)
+        out.append(t.with_df(t.df.with_columns(value.alias("_value"))))
+    return Stream(out)
+
+
+@builtin("universe", pipe="tables")
+def hourSelection(  # noqa: N802
+    ctx: Any,
+    tables: Stream,
+    start: int,
+    stop: int,
+    timeColumn: str = "_time",  # noqa: N803
+    location: Any = None,
+) -> Stream:
+    """Keep rows whose hour (on the location's clock) is in [start, stop] (wrapping)."""
+    for name, hour in (("start", start), ("stop", stop)):
+        if not isinstance(hour, int) or not 0 <= hour <= 23:
+            raise FluxRuntimeError(f"hourSelection: {name} must be between 0 and 23")
+    loc = location if location is not None else getattr(ctx, "location", None)
+    out = []
+    for t in tables:
+        if timeColumn not in t.df.columns:
+            raise FluxRuntimeError(f'hourSelection: column "{timeColumn}" does not exist')
+        local = to_local(t.df.get_column(timeColumn).cast(pl.Int64), loc)
+        hour = (local // (3600 * 10**9)) % 24
+        keep = (hour >= start) & (hour <= stop)
+        if start > stop:
+            keep = (hour >= start) | (hour <= stop)
+        out.append(t.with_df(t.df.filter(keep.fill_null(False))))
     return Stream(out)
