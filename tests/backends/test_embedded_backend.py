@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
-import pytest
 
-from fluxlab.backends import NotSupported, connect
+from fluxlab.backends import connect
 from fluxlab.backends.config import default_store_path
 from fluxlab.backends.embedded import EmbeddedBackend
 from fluxlab.model.points import FieldType, PointBatch
@@ -68,9 +67,18 @@ def test_data_survives_reopening(tmp_path: Path) -> None:
         assert backend.sql('SELECT count(*) AS n FROM "m"."cpu"').column("n")[0].as_py() == 3
 
 
-def test_flux_is_not_available_yet_and_points_to_sql(tmp_path: Path) -> None:
-    with EmbeddedBackend(tmp_path / "s") as backend, pytest.raises(NotSupported, match="--sql"):
-        backend.flux('from(bucket: "m")')
+def test_flux_runs_on_the_embedded_engine(tmp_path: Path) -> None:
+    query = 'from(bucket: "m") |> range(start: 0) |> filter(fn: (r) => r._field == "count")'
+    with EmbeddedBackend(tmp_path / "s") as backend:
+        backend.create_bucket("m")
+        backend.write("m", [cpu_batch()])
+        tables = backend.flux(query)
+        text = backend.flux_csv(query)
+    assert [t.column("host")[0].as_py() for t in tables] == ["a", "b"]
+    assert [t.column("_value").to_pylist() for t in tables] == [[3, 5], [4]]
+    assert [t.column("table")[0].as_py() for t in tables] == [0, 1]
+    assert {t.column("result")[0].as_py() for t in tables} == {"_result"}
+    assert "#datatype" in text and "#default,_result" in text and "\r\n,,1," in text
 
 
 def test_write_line_protocol_keeps_good_lines_and_reports_bad_ones(tmp_path: Path) -> None:

@@ -159,3 +159,30 @@ def test_connect_picks_influxdb_when_url_in_environment(
 def test_rfc3339_ns_keeps_nanoseconds_and_handles_negative_times() -> None:
     assert rfc3339_ns(1) == "1970-01-01T00:00:00.000000001Z"
     assert rfc3339_ns(-1) == "1969-12-31T23:59:59.999999999Z"
+
+
+def test_write_line_protocol_sends_valid_lines_and_returns_bad_ones(
+    influx_server: InfluxLikeServer,
+) -> None:
+    text = "cpu,host=a usage=1 1000\ncpu,host=a usage= 2000\n"
+    with make_backend(influx_server) as backend:
+        summary = backend.write_line_protocol("birds", text, precision="ns")
+    (write,) = influx_server.calls("POST", "/api/v2/write")
+    assert write.body.decode() == "cpu,host=a usage=1.0 1000"
+    assert summary.points_written == 1 and summary.rows_rejected == 1
+    assert summary.line_errors[0].line == 2
+
+
+def test_connect_uses_a_profile_with_a_url(
+    influx_server: InfluxLikeServer, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fluxlab.backends.config import Profile, load_config, upsert_profile
+
+    config = load_config()
+    upsert_profile(config, Profile("remote", url=influx_server.url, token="p", org="porg"),
+                   activate=True).save()
+    with connect() as backend:
+        assert isinstance(backend, InfluxDB2Backend)
+        assert backend.org == "porg"
+    with connect(store=tmp_path / "local") as backend:  # --store beats the profile's url
+        assert backend.kind == "embedded"

@@ -1,7 +1,12 @@
-"""`fluxlab demo`: loads the bundled bird-migration sample; re-running changes nothing."""
+"""`fluxlab demo`: loads the bundled bird-migration sample; re-running changes nothing.
+
+`--birds-only` skips the seed datasets and saved analyses (tested with the datasets
+layer), so these tests check the bird sample quickly and exactly.
+"""
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from cli_runner import Fluxlab
@@ -13,12 +18,12 @@ def test_demo_loads_every_line_and_is_idempotent(fluxlab: Fluxlab) -> None:
     lines = SAMPLE.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 8971
 
-    first = fluxlab.ok("demo")
+    first = fluxlab.ok("demo", "--birds-only")
     assert "8,971" in first.stdout  # rows read / points in the summary
     assert "lat" in first.stdout and "lon" in first.stdout
     assert str(fluxlab.store) in first.stdout and "Try next" in first.stdout
 
-    second = fluxlab.ok("demo")
+    second = fluxlab.ok("demo", "--birds-only")
     assert "8,971" in second.stdout
     assert "Already loaded before: 8,971 points replaced identical ones" in second.stdout
 
@@ -34,7 +39,7 @@ def test_demo_loads_every_line_and_is_idempotent(fluxlab: Fluxlab) -> None:
 
 
 def test_demo_values_match_the_file(fluxlab: Fluxlab) -> None:
-    fluxlab.ok("demo")
+    fluxlab.ok("demo", "--birds-only")
     row = fluxlab.sql(
         'SELECT id, s2_cell_id, lat, lon FROM "bird-migration"."migration" '
         'WHERE epoch_ns("time") = 1554123600000000000 AND id = \'91752A\''
@@ -45,8 +50,22 @@ def test_demo_values_match_the_file(fluxlab: Fluxlab) -> None:
 def test_demo_uses_the_default_store_under_the_user_data_dir(
     fluxlab: Fluxlab, tmp_path: Path
 ) -> None:
-    result = fluxlab.ok("demo", store=False)
+    result = fluxlab.ok("demo", "--birds-only", store=False)
     default = tmp_path / "xdg-data" / "fluxlab" / "store"
     assert str(default) in result.stdout
     assert "--store" not in result.stdout.split("Try next")[1]
     assert default.is_dir()
+
+
+def test_every_suggested_next_command_runs(fluxlab: Fluxlab) -> None:
+    out = fluxlab.ok("demo", "--birds-only").stdout
+    suggested = [
+        line.strip() for line in out.split("Try next:")[1].splitlines()
+        if line.strip().startswith("fluxlab ") and "your.csv" not in line
+    ]
+    assert len(suggested) >= 4
+    for command in suggested:
+        argv = shlex.split(command)[1:]
+        result = fluxlab(*argv, store=False)  # the suggestion carries its own --store
+        assert result.exit_code == 0, f"{command}\n{result.output}"
+        assert result.stdout.strip(), command

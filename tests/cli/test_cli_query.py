@@ -73,7 +73,40 @@ def test_exactly_one_query_is_required(loaded: Fluxlab) -> None:
     assert both.exit_code == 2
 
 
-def test_flux_on_embedded_store_says_engine_is_not_built_yet(loaded: Fluxlab) -> None:
-    result = loaded("query", 'from(bucket: "metrics") |> range(start: 0)')
+FLUX = (
+    'from(bucket: "metrics") |> range(start: 2019-04-01T00:00:00Z, stop: 2019-04-02T00:00:00Z)'
+    ' |> filter(fn: (r) => r._field == "usage")'
+)
+
+
+def test_flux_on_embedded_store_table_and_json(loaded: Fluxlab) -> None:
+    table = loaded.ok("query", FLUX).stdout
+    assert "_value" in table and "usage" in table and "2 rows" in table
+    rows = json.loads(loaded.ok("query", FLUX, "--format", "json").stdout)
+    assert sorted((r["host"], r["_value"], r["table"]) for r in rows) == [
+        ("a", 1.5, 0), ("b", 2.5, 1),
+    ]
+    assert {r["_time"] for r in rows} == {
+        "2019-04-01T13:00:00.000000001Z", "2019-04-01T13:00:00.000000002Z",
+    }
+
+
+def test_flux_csv_is_annotated_csv(loaded: Fluxlab) -> None:
+    out = loaded.ok("query", FLUX, "--format", "csv").stdout
+    lines = out.splitlines()
+    assert lines[0].startswith("#group,false,false,true,true")
+    assert lines[1].startswith("#datatype,string,long,dateTime:RFC3339")
+    assert lines[3].startswith(",result,table,_start,_stop,_time,_value")
+
+
+def test_flux_from_file(loaded: Fluxlab, tmp_path: Path) -> None:
+    script = tmp_path / "q.flux"
+    script.write_text(FLUX + " |> count()\n", encoding="utf-8")
+    rows = json.loads(loaded.ok("query", "--file", str(script), "--format", "json").stdout)
+    assert sorted(r["_value"] for r in rows) == [1, 1]
+
+
+def test_flux_error_is_one_line(loaded: Fluxlab) -> None:
+    result = loaded("query", 'from(bucket: "metrics") |> range(start: ')
     assert result.exit_code == 1
-    assert "Flux engine is not built yet" in result.stderr and "--sql" in result.stderr
+    assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1

@@ -144,5 +144,30 @@ def test_format_csv_without_mapping_says_what_to_do(fluxlab: Fluxlab, tmp_path: 
     source.write_text("a,b\n1,2\n", encoding="utf-8")
     result = fluxlab("write", str(source), "--bucket", "m", "--format", "csv")
     assert result.exit_code == 1
+    assert "needs a mapping file: use `fluxlab ingest FILE --mapping" in result.stderr
+
+
+def test_failed_run_leaves_no_new_bucket(fluxlab: Fluxlab, tmp_path: Path) -> None:
+    source = tmp_path / "x.csv"
+    source.write_text("a,b\n1,2\n", encoding="utf-8")
+    result = fluxlab("ingest", str(source), "--bucket", "m", "--format", "csv")
+    assert result.exit_code == 1
     assert "needs a mapping file (--mapping)" in result.stderr
-    assert "No buckets" in fluxlab.ok("bucket", "list").stdout  # the failed run left none
+    assert "No buckets" in fluxlab.ok("bucket", "list").stdout
+
+
+def test_mapping_naming_a_missing_column_is_reported_before_loading(
+    fluxlab: Fluxlab, tmp_path: Path
+) -> None:
+    data = tmp_path / "d.csv"
+    data.write_text("Date,Total\n01/04/2021,3\n", encoding="utf-8")
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        'measurement = "m"\n[time]\ncolumn = "Date"\nformat = "%m/%d/%Y"\n'
+        '[fields]\ntotal = { column = "Totl", type = "integer" }\n',
+        encoding="utf-8",
+    )
+    result = fluxlab("ingest", str(data), "--mapping", str(mapping), "--bucket", "b")
+    assert result.exit_code == 1
+    assert "Totl" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "No buckets" in fluxlab.ok("bucket", "list").stdout

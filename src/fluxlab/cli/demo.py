@@ -16,6 +16,7 @@ from rich.table import Table
 from fluxlab.backends.config import default_store_path, resolve_settings
 from fluxlab.backends.embedded import EmbeddedBackend
 from fluxlab.cli.common import ProfileOpt, StoreOpt, reports_errors
+from fluxlab.cli.datasets import SeedDatasetsOpt, seed_datasets_demo
 from fluxlab.cli.output import console, key_value_table, plain_row
 from fluxlab.cli.store import quoted
 from fluxlab.cli.write import account_renderable
@@ -27,7 +28,7 @@ NUMERIC = (FieldType.FLOAT, FieldType.INTEGER, FieldType.UNSIGNED)
 
 
 @reports_errors
-def demo(store: StoreOpt = None, profile: ProfileOpt = None) -> None:
+def demo(store: StoreOpt = None, profile: ProfileOpt = None, datasets: SeedDatasetsOpt = True) -> None:
     """Load the bird-migration sample into bucket `bird-migration` and summarise it."""
     path = resolve_settings(store=store, profile=profile).store
     console.rule("fluxlab demo: bird migration (Movebank sample, 2019)")
@@ -49,6 +50,8 @@ def demo(store: StoreOpt = None, profile: ProfileOpt = None) -> None:
         for measurement in backend.measurements(DEMO_BUCKET):
             console.print(summary_table(backend, DEMO_BUCKET, measurement))
             console.print(field_stats_table(backend, DEMO_BUCKET, measurement))
+        if datasets:  # the other seed datasets and the saved analyses (cli/datasets.py)
+            seed_datasets_demo(backend, path, explicit_store=store is not None or path != default_store_path())
     print_next_steps(path, explicit_store=store is not None or path != default_store_path())
 
 
@@ -117,6 +120,10 @@ def print_next_steps(path: Path, *, explicit_store: bool) -> None:
         'SELECT id, count(*) AS fixes, round(avg(lat), 2) AS mean_lat '
         'FROM "bird-migration"."migration" GROUP BY id ORDER BY fixes DESC'
     )
+    flux = (
+        'from(bucket: "bird-migration") |> range(start: 2019-01-01T00:00:00Z) '
+        '|> filter(fn: (r) => r._field == "lat") |> group(columns: ["id"]) |> count()'
+    )
     console.print(
         f"\nData is in the embedded store at {path} (bucket {DEMO_BUCKET}).",
         markup=False, soft_wrap=True,
@@ -126,6 +133,7 @@ def print_next_steps(path: Path, *, explicit_store: bool) -> None:
         f"fluxlab bucket list{store_flag}",
         f"fluxlab query{store_flag} --sql '{sql}'",
         f"fluxlab query{store_flag} --format csv --sql 'SELECT * FROM \"bird-migration\".\"migration\" LIMIT 5'",
+        f"fluxlab query{store_flag} '{flux}'",
         f"fluxlab store info{store_flag}",
         "fluxlab ingest your.csv --mapping your-mapping.toml --bucket yours   (see README)",
     ):

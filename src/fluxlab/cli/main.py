@@ -11,11 +11,11 @@ from typing import Annotated
 import typer
 
 from fluxlab import __version__
-from fluxlab.cli import analyze as analyze_cli
-from fluxlab.cli import buckets, classify, config, store
+from fluxlab.cli import buckets, config, store
 from fluxlab.cli import datasets as datasets_cli
 from fluxlab.cli.delete import delete
 from fluxlab.cli.demo import demo
+from fluxlab.cli.lazy import LazyGroup
 from fluxlab.cli.query import query
 from fluxlab.cli.write import ingest, write
 
@@ -26,19 +26,18 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=LazyGroup,  # classify / analyze load scikit-learn & co only when used
 )
 
 app.add_typer(buckets.app, name="bucket")
 app.add_typer(store.app, name="store")
 app.add_typer(config.app, name="config")
-app.add_typer(classify.app, name="classify")
 app.command("write")(write)
 app.command("ingest")(ingest)
 app.command("delete")(delete)
 app.command("query")(query)
 app.command("demo")(demo)
 app.add_typer(datasets_cli.app, name="datasets")
-app.command("analyze")(analyze_cli.analyze)
 
 
 def _show_version(value: bool) -> None:

@@ -93,6 +93,11 @@ def write(
     profile: ProfileOpt = None,
 ) -> None:
     """Write line protocol or annotated CSV into a bucket (like `influx write`)."""
+    if fmt is WriteFormat.CSV:
+        raise ValueError(
+            "--format csv needs a mapping file: use `fluxlab ingest FILE --mapping M.toml "
+            "--bucket B` (or --format annotated for InfluxDB annotated CSV)"
+        )
     options = dict(
         format=fmt.value,
         precision=precision.value,
