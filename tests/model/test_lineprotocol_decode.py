@@ -8,6 +8,7 @@ import pyarrow as pa
 import pytest
 from lineprotocol_helpers import decode_both, rows
 
+import fluxlab.model.lineprotocol as lp
 from fluxlab.model.lineprotocol import decode, parse_line
 from fluxlab.model.points import FieldType, Unsigned
 from fluxlab.model.precision import Precision
@@ -159,3 +160,71 @@ def test_empty_input() -> None:
         result = decode_both(data)
         assert result.batches == [] and result.errors == []
         assert result.lines_read == result.lines_skipped
+
+
+def test_small_fast_path_windows_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path runs over byte windows; tiny windows must not change anything."""
+    lines = [
+        'cpu,host=a usage=1.5,msg="a b" 1',
+        "# comment",
+        "cpu,host=b usage=2i 2",
+        "mem used=3u 3",
+        "cpu,host=c usage=2.5 4\r",
+        "bad",
+        'cpu,h\\ x=1 s="q\\"" 5',
+        "",
+        "mem used=4u",
+    ]
+    data = "\n".join(lines * 3)
+    expected = decode_both(data, default_time_ns=9)
+    monkeypatch.setattr(lp, "_WINDOW_BYTES", 40)
+    windowed = decode_both(data, default_time_ns=9)
+    assert windowed.errors == expected.errors
+    assert [b.table for b in windowed.batches] == [b.table for b in expected.batches]
+    assert windowed.points == 15 and len(windowed.errors) == 6
+
+
+@pytest.mark.parametrize(
+    ("data", "read", "skipped", "points"),
+    [
+        ("m f=1 1\n\n", 2, 1, 1),
+        ("m f=1 1\n\n\n", 3, 2, 1),
+        ("m f=1 1", 1, 0, 1),
+        ("\nm f=1 1\r\n", 2, 1, 1),
+        ("m f=1 1\r\n\r\n", 2, 1, 1),
+    ],
+)
+def test_line_endings_and_trailing_blank_lines(
+    data: str, read: int, skipped: int, points: int
+) -> None:
+    result = decode_both(data)
+    assert (result.lines_read, result.lines_skipped, result.points) == (read, skipped, points)
+
+
+def test_many_key_sets_beyond_the_vectorized_template_limit() -> None:
+    lines = [f"m{i % 100},host=h{i} v{i % 7}={i}i {i}" for i in range(1000)]
+    result = decode_both("\n".join(lines))
+    assert result.points == 1000 and not result.errors
+    assert len(result.batches) == 100
+    first = result.batches[0]
+    assert first.measurement == "m0"
+    assert [r["_line"] for r in rows(result, "m0")] == list(range(1, 1001, 100))
+
+
+def test_escaped_lines_stay_on_the_vectorized_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[int] = []
+    exact = lp._decode_slow
+    def counting(rows: object, ctx: object) -> None:
+        sent.append(len(rows))  # type: ignore[arg-type]
+        exact(rows, ctx)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lp, "_decode_slow", counting)
+    data = "".join(
+        f'my\\ m,host=server\\ {i},k\\=x=a\\,b f\\ 1="q\\"u\\\\o",g={i}i {i}\n' for i in range(50)
+    )
+    result = decode(data)
+    assert sent == [0]
+    assert rows(result)[0] == {
+        "time": 0, "host": "server 0", "k=x": "a,b", "f 1": 'q"u\\o', "g": 0, "_line": 1
+    }
+    assert result.batches[0].measurement == "my m"

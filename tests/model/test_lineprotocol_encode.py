@@ -114,5 +114,5 @@ def test_encode_batch_matches_encode_point_and_decodes_back() -> None:
         fields = {k: row[k] for k in batch.fields if row[k] is not None}
         if "k" in fields:
             fields["k"] = Unsigned(fields["k"])
-        reordered = Point("m", {k: fields[k] for k in batch.fields if k in fields}, tags, row["time"])
-        assert encode_point(reordered) == line
+        ordered = {k: fields[k] for k in batch.fields if k in fields}
+        assert encode_point(Point("m", ordered, tags, row["time"])) == line

@@ -19,8 +19,10 @@ Strategy limits, and why:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lineprotocol_helpers import decode_both
@@ -61,9 +63,17 @@ def _same(a: object, b: object) -> bool:
     return a == b and type(a) is type(b) or (isinstance(a, Unsigned) and a == b)
 
 
-@settings(max_examples=300, deadline=None)
-@given(points())
-def test_encode_point_decode_round_trip(point: Point) -> None:
+def quick(examples: int) -> settings:
+    """Few examples in the default run (the suite stays fast)."""
+    return settings(max_examples=examples, deadline=None)
+
+
+def thorough(test: Callable[..., None]) -> Callable[..., None]:
+    """The same property with many examples, excluded from the default run."""
+    return pytest.mark.slow(settings(max_examples=1000, deadline=None)(test))
+
+
+def encode_point_round_trip(point: Point) -> None:
     line = encode_point(point)
     result = decode_both(line + "\n")
     assert result.errors == []
@@ -77,9 +87,7 @@ def test_encode_point_decode_round_trip(point: Point) -> None:
         assert _same(value, row[key]), (key, value, row[key])
 
 
-@settings(max_examples=100, deadline=None)
-@given(st.lists(points(), min_size=1, max_size=6))
-def test_encode_batch_decode_round_trip(many: list[Point]) -> None:
+def encode_batch_round_trip(many: list[Point]) -> None:
     lines = "\n".join(encode_point(p) for p in many)
     for batch in decode(lines).batches:
         encoded = encode_batch(batch)
@@ -97,35 +105,33 @@ PIECES = st.sampled_from(
 )
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(st.lists(PIECES, max_size=8).map("".join), max_size=12))
-def test_vectorized_path_agrees_with_exact_parser(lines: list[str]) -> None:
+def paths_agree_on_odd_lines(lines: list[str]) -> None:
     result = decode_both("\n".join(lines), default_time_ns=7)
     assert result.lines_read == result.lines_skipped + result.points + len(result.errors)
 
 
-@settings(max_examples=100, deadline=None)
-@given(
-    st.lists(
-        st.tuples(
-            st.sampled_from(["m", "n"]),
-            st.sampled_from(["", ",h=a", ",h=b", ",r=x"]),
-            st.lists(
-                st.tuples(
-                    st.sampled_from(["a", "b", "c"]),
-                    st.sampled_from(["1", "2i", "3u", "true", '"s"', "-0.5", "1e-3"]),
-                ),
-                min_size=1,
-                max_size=3,
-                unique_by=lambda kv: kv[0],
-            ),
-            st.sampled_from(["", " 1", " 2", " -3"]),
+VALUE_SPELLINGS = [
+    "1", "2i", "3u", "true", "T", "FALSE", '"s"', '"a b,c=d"', "-0.5", "1e-3", "-7i",
+    "12345678901234567890i", "123456789012345678901u", "1e999", "x",
+]
+MIXED_LINES = st.lists(
+    st.tuples(
+        st.sampled_from(["m", "n"]),
+        st.sampled_from(["", ",h=a", ",h=b", ",r=x", ",a=x"]),
+        st.lists(
+            st.tuples(st.sampled_from(["a", "b", "c"]), st.sampled_from(VALUE_SPELLINGS)),
+            min_size=1,
+            max_size=3,
+            unique_by=lambda kv: kv[0],
         ),
-        min_size=1,
-        max_size=20,
-    )
+        st.sampled_from(["", " 1", " 22", " -3", " 1554123600000000000", " 1x"]),
+    ),
+    min_size=1,
+    max_size=20,
 )
-def test_mixed_types_and_key_sets_agree(spec: list) -> None:
+
+
+def paths_agree_on_mixed_types(spec: list) -> None:
     lines = [
         f"{m}{tags} {','.join(f'{k}={v}' for k, v in fields)}{stamp}"
         for m, tags, fields, stamp in spec
@@ -135,3 +141,19 @@ def test_mixed_types_and_key_sets_agree(spec: list) -> None:
     for batch in result.batches:
         assert isinstance(batch, PointBatch)
         assert batch.table.schema.field("time").type == pa.int64()
+
+
+ODD_LINES = st.lists(st.lists(PIECES, max_size=8).map("".join), max_size=12)
+POINT_LISTS = st.lists(points(), min_size=1, max_size=6)
+
+test_encode_point_round_trip = quick(60)(given(points())(encode_point_round_trip))
+test_encode_batch_round_trip = quick(15)(given(POINT_LISTS)(encode_batch_round_trip))
+test_paths_agree_on_odd_lines = quick(60)(given(ODD_LINES)(paths_agree_on_odd_lines))
+test_paths_agree_on_mixed_types = quick(30)(given(MIXED_LINES)(paths_agree_on_mixed_types))
+
+test_encode_point_round_trip_thorough = thorough(given(points())(encode_point_round_trip))
+test_encode_batch_round_trip_thorough = thorough(given(POINT_LISTS)(encode_batch_round_trip))
+test_paths_agree_on_odd_lines_thorough = thorough(given(ODD_LINES)(paths_agree_on_odd_lines))
+test_paths_agree_on_mixed_types_thorough = thorough(
+    given(MIXED_LINES)(paths_agree_on_mixed_types)
+)

@@ -9,13 +9,17 @@ keys escape comma, equals sign and space; string field values escape double quot
 and backslash. A backslash before another backslash stands for one backslash; a
 backslash before any other character is literal. Newlines cannot be represented.
 
-Decoding is vectorized: lines without backslashes that match a strict pattern take
-a Polars fast path (grouped by their key "signature", one regex extraction per
-group); every other line (escapes, leading whitespace, unusual names, and every
-invalid line) goes through an exact Python parser that reports line and column.
-Both paths produce the same intermediate frames, which are merged per measurement,
-checked for field type conflicts the way InfluxDB does (the earlier line wins, the
-later conflicting line is rejected) and turned into `PointBatch`es.
+Decoding is vectorized. A NumPy fast path finds the structural delimiters of
+all lines at once (space, comma and equals sign outside quoted strings and not
+escaped by a backslash), groups lines by delimiter shape and by the bytes of their
+keys, and cuts value columns straight out of the input buffer (numbers parsed in
+NumPy or by Polars, escapes resolved by one regex replace on affected columns).
+Lines it does not handle exactly (leading whitespace, odd quoting, empty parts,
+unusual spellings, and every invalid line) go through an exact Python parser that
+reports the line and column of the problem. Both paths produce the
+same intermediate frames, which are merged per measurement, checked for field
+type conflicts the way InfluxDB does (the earlier line wins, the later conflicting
+line is rejected) and turned into `PointBatch`es.
 """
 
 from __future__ import annotations
@@ -25,12 +29,13 @@ import math
 import re
 import time as _time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
+from numpy.lib.stride_tricks import sliding_window_view
 
 from fluxlab.model.points import (
     TIME_COLUMN,
@@ -366,7 +371,9 @@ class _LineParser:
             if not key:
                 raise self._fail("missing tag key: expected a key after ','", start)
             if self._peek() != "=":
-                raise self._fail(f"missing tag value: expected '=' and a value after tag key {key!r}")
+                raise self._fail(
+                    f"missing tag value: expected '=' and a value after tag key {key!r}"
+                )
             self.pos += 1
             value_start = self.pos
             value = self._token(_KEY_SPECIALS, _KEY_SPECIALS + "\\")
@@ -571,7 +578,7 @@ def decode(
     """
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     raw, bad_utf8 = _blank_invalid_utf8(raw)
-    starts, ends = _line_bounds(raw)
+    starts, ends = _line_bounds(raw, _newlines(raw))
     ctx = _Context(
         raw=raw,
         starts=starts,
@@ -588,10 +595,8 @@ def decode(
     kinds[list(bad_utf8)] = _BAD
     slow = np.flatnonzero(kinds == _SLOW)
     fast = np.flatnonzero(kinds == _FAST)
-    if _fast and fast.size:
-        slow = np.union1d(slow, _decode_fast(fast, ctx))
-    elif fast.size:
-        slow = np.union1d(slow, fast)
+    if fast.size:
+        slow = np.concatenate([slow, _decode_fast_windows(fast, ctx) if _fast else fast])
     _decode_slow(slow, ctx)
     batches = [_build_batch(m, frames, ctx) for m, frames in ctx.frames.items()]
     found = [b for b in batches if b is not None]
@@ -624,13 +629,27 @@ def _blank_invalid_utf8(raw: bytes) -> tuple[bytes, dict[int, int]]:
     return b"\n".join(parts), bad
 
 
-def _line_bounds(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
+def _delimiters(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets and kind codes of every byte that can delimit (newline, space, comma,
+    equals sign, double quote, backslash): one translate and one scan of the input."""
+    is_delimiter = np.frombuffer(raw.translate(_DELIMITER_TABLE), np.bool_)
+    pos = np.flatnonzero(is_delimiter)  # NumPy's nonzero is fastest on a bool array
+    return pos, _CLASS_CODES[np.frombuffer(raw, np.uint8)[pos]]
+
+
+def _newlines(raw: bytes, block: int = 4 << 20) -> np.ndarray:
+    """Offsets of every newline, scanned a few MiB at a time (cache-sized temporaries)."""
+    buf = np.frombuffer(raw, np.uint8)
+    found = [np.flatnonzero(buf[at : at + block] == _NL) + at for at in range(0, len(buf), block)]
+    return np.concatenate(found) if found else np.empty(0, np.int64)
+
+
+def _line_bounds(raw: bytes, newlines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and end byte offsets of every line (end excludes the newline and a CR).
 
     A final newline ends the last line rather than starting an empty one.
     """
     buf = np.frombuffer(raw, np.uint8)
-    newlines = np.flatnonzero(buf == _NL)
     ends = newlines if raw.endswith(b"\n") else np.append(newlines, len(raw))
     if not raw:
         ends = np.empty(0, np.int64)
@@ -665,21 +684,37 @@ def _classify_lines(raw: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndar
 #
 # The fast path works on the raw bytes with NumPy: it finds the structural
 # delimiters of every candidate line (space, comma, equals sign outside quoted
-# strings), groups lines by their delimiter shape and by their key bytes, and cuts
-# value columns straight out of the buffer into Arrow string arrays that Polars
-# then casts. Anything unusual (backslashes, odd quotes, empty parts, values that
-# do not parse, reserved or repeated keys) is handed to the exact parser.
+# strings and not backslash-escaped), groups lines by their delimiter shape and by their key bytes, and cuts
+# value columns straight out of the buffer (strings as Arrow arrays, integers,
+# timestamps and booleans parsed in NumPy, floats by Polars). Anything unusual
+# (odd quotes, empty parts, values that do not parse, reserved or repeated keys)
+# is handed to the exact parser. It runs over windows of whole
+# lines (`_WINDOW_BYTES`) so its temporaries stay small.
 
 _NL, _SP, _COMMA, _EQ, _QUOTE, _BSLASH = 10, 32, 44, 61, 34, 92
 _CLASS_TABLE = bytes(
     {_NL: 1, _SP: 2, _COMMA: 3, _EQ: 4, _QUOTE: 5, _BSLASH: 6}.get(i, 0) for i in range(256)
 )
+_DELIMITER_TABLE = bytes(1 if code else 0 for code in _CLASS_TABLE)
+_CLASS_CODES = np.frombuffer(_CLASS_TABLE, np.uint8)
 _K_NL, _K_SP, _K_COMMA, _K_EQ, _K_QUOTE, _K_BSLASH = 1, 2, 3, 4, 5, 6
+_MEASUREMENT_ESCAPE = re.compile(r"\\([, \\])")
+_KEY_ESCAPE = re.compile(r"\\([,= \\])")
 _MAX_TEMPLATES = 64
 """Distinct key sets per delimiter shape handled vectorized; more go to the exact parser."""
 
 _FLOAT_BYTES = np.zeros(256, bool)
 _FLOAT_BYTES[list(b"0123456789.eE+-")] = True
+_DIGIT_BYTES = np.zeros(256, bool)
+_DIGIT_BYTES[list(b"0123456789")] = True
+_SIGNED_BYTES = _DIGIT_BYTES.copy()
+_SIGNED_BYTES[ord("-")] = True
+_TAIL_CODES = np.full(256, _CODES[FieldType.FLOAT], np.int8)
+_TAIL_CODES[ord("i")] = _CODES[FieldType.INTEGER]
+_TAIL_CODES[ord("u")] = _CODES[FieldType.UNSIGNED]
+_HEAD_CODES = np.zeros(256, np.int8)
+_HEAD_CODES[list(b"tTfF")] = _CODES[FieldType.BOOLEAN]
+_HEAD_CODES[_QUOTE] = _CODES[FieldType.STRING]
 _FLOAT_START = np.zeros(256, bool)
 _FLOAT_START[list(b"0123456789.-")] = True
 
@@ -694,53 +729,113 @@ class _Lines:
     kind: np.ndarray  # delimiter kind codes, parallel to pos
     first: np.ndarray  # index into pos of each line's first delimiter
     count: np.ndarray  # number of delimiters of each line (including the final NL)
-    quotes: np.ndarray  # number of double quotes in each line
+    quotes: np.ndarray  # number of unescaped double quotes in each line
+    escapes: np.ndarray  # whether each line holds a backslash (values need unescaping)
+
+
+_WINDOW_BYTES = 8 << 20
+
+
+def _decode_fast_windows(rows: np.ndarray, ctx: _Context) -> np.ndarray:
+    """Run the fast path over windows of about `_WINDOW_BYTES` of whole lines.
+
+    Its temporaries are several times the input size; windows keep them small
+    (cache-friendly, bounded memory) whatever the size of the input.
+    """
+    slow: list[np.ndarray] = []
+    begin, count = 0, len(ctx.starts)
+    while begin < count:
+        limit = int(ctx.starts[begin]) + _WINDOW_BYTES
+        end = max(begin + 1, int(np.searchsorted(ctx.starts, limit)))
+        low, high = np.searchsorted(rows, [begin, end])
+        if high > low:
+            first_byte, last_byte = int(ctx.starts[begin]), int(ctx.ends[end - 1])
+            window = replace(
+                ctx,
+                raw=ctx.raw[first_byte:last_byte],
+                starts=ctx.starts[begin:end] - first_byte,
+                ends=ctx.ends[begin:end] - first_byte,
+                first_line=ctx.first_line + begin,
+            )
+            slow.append(_decode_fast(rows[low:high] - begin, window) + begin)
+        begin = end
+    return np.concatenate(slow) if slow else np.empty(0, np.int64)
 
 
 def _decode_fast(rows: np.ndarray, ctx: _Context) -> np.ndarray:
     """Decode candidate lines vectorized; return the line indices left to the exact parser."""
     lines, slow = _tokenize(rows, ctx)
-    for count in np.unique(lines.count):
+    for count in np.flatnonzero(np.bincount(lines.count)):
         members = np.flatnonzero(lines.count == count)
         slow.append(_decode_shape_groups(lines, members, int(count), ctx))
     return np.concatenate(slow) if slow else np.empty(0, np.int64)
 
 
 def _tokenize(rows: np.ndarray, ctx: _Context) -> tuple[_Lines, list[np.ndarray]]:
-    """Find structural delimiters; lines with backslashes or odd quotes go slow."""
-    buf = np.frombuffer(ctx.raw, np.uint8)
-    classes = np.frombuffer(ctx.raw.translate(_CLASS_TABLE), np.uint8)
-    pos = np.flatnonzero(classes)
-    kind = classes[pos]
-    if not ctx.raw.endswith(b"\n"):
-        pos = np.append(pos, len(ctx.raw))
-        kind = np.append(kind, np.uint8(_K_NL))
+    """Find structural delimiters; lines with an odd number of quotes go slow.
+
+    A delimiter after an odd run of backslashes is escaped (not structural), and
+    so is a quote inside a string. Everything here is a pass over the delimiter
+    array with small dtypes; the quote parity is one uint8 cumulative sum (only
+    its low bit matters).
+    """
+    buf = np.frombuffer(ctx.raw + bytes(_PADDING), np.uint8)  # see `_byte_matrix`
+    pos, kind = _delimiters(ctx.raw)
+    # Windows end right after their last line's text: close that line here.
+    pos = np.append(pos, len(ctx.raw))
+    kind = np.append(kind, np.uint8(_K_NL))
     if len(rows) == len(ctx.starts) and b'"' not in ctx.raw and b"\\" not in ctx.raw:
         return _plain_lines(buf, pos, kind), []
-    is_nl = kind == _K_NL
-    line_of = np.cumsum(is_nl, dtype=np.int32)
-    line_of -= is_nl
+    n_lines = len(ctx.starts)
+    newline_at = np.flatnonzero(kind == _K_NL)
+    is_backslash = kind == _K_BSLASH
+    escapes = np.zeros(n_lines, bool)
+    keep = (kind != _K_QUOTE) & ~is_backslash
     is_quote = kind == _K_QUOTE
-    quotes = np.bincount(line_of[is_quote], minlength=len(ctx.starts))
-    bad = np.zeros(len(ctx.starts), bool)
-    bad[line_of[kind == _K_BSLASH]] = True
-    bad |= quotes % 2 == 1
-    keep = ~is_quote & (kind != _K_BSLASH)
-    if is_quote.any():
-        quote_count = np.cumsum(is_quote)
-        base = np.concatenate([[0], quote_count[is_nl]])[line_of]
-        inside = (quote_count - base) % 2 == 1
-        keep &= ~inside | (kind == _K_NL)
-    wanted = np.zeros(len(ctx.starts), bool)
-    wanted[rows] = True
-    good = wanted & ~bad
-    keep &= good[line_of]
-    pos, kind, line_of = pos[keep], kind[keep], line_of[keep]
+    if b"\\" in ctx.raw:
+        escaped = _escaped(pos, kind, is_backslash)
+        keep &= ~escaped
+        is_quote &= ~escaped
+        escapes[np.searchsorted(newline_at, np.flatnonzero(is_backslash))] = True
+    quote_at = np.flatnonzero(is_quote)
+    quotes = np.bincount(np.searchsorted(newline_at, quote_at), minlength=n_lines)
+    odd = quotes % 2 == 1
+    bad = odd.copy()
+    if quote_at.size:
+        is_quote[newline_at[odd]] = True  # an odd line must not flip the lines after it
+        inside = np.cumsum(is_quote, dtype=np.uint8) & np.uint8(1)
+        keep &= (inside == 0) | (kind == _K_NL)
+    good = np.zeros(n_lines, bool)
+    good[rows] = True
+    good &= ~bad
+    if not good.all():
+        keep &= ~_cover_lines(np.flatnonzero(~good), newline_at, len(pos))
+    pos, kind = pos[keep], kind[keep]
+    lines = _plain_lines(buf, pos, kind)
     fast_rows = np.flatnonzero(good)
-    count = np.bincount(line_of, minlength=len(ctx.starts))[fast_rows]
-    first = np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int64)
-    lines = _Lines(buf, fast_rows, pos, kind, first, count, quotes[fast_rows])
-    return lines, [np.flatnonzero(wanted & bad)]
+    lines.rows, lines.quotes, lines.escapes = fast_rows, quotes[fast_rows], escapes[fast_rows]
+    return lines, [rows[~good[rows]]]
+
+
+def _escaped(pos: np.ndarray, kind: np.ndarray, is_backslash: np.ndarray) -> np.ndarray:
+    """Delimiters preceded by an odd run of backslashes (newlines are never escaped)."""
+    after_backslash = np.zeros(len(pos), bool)
+    after_backslash[1:] = is_backslash[:-1] & (np.diff(pos) == 1)
+    run_start = np.where(is_backslash & ~after_backslash, pos, -1)
+    np.maximum.accumulate(run_start, out=run_start)
+    escaped = np.zeros(len(pos), bool)
+    odd_run = (pos[1:] - run_start[:-1]) % 2 == 1
+    escaped[1:] = after_backslash[1:] & ~is_backslash[1:] & odd_run
+    return escaped & (kind != _K_NL)
+
+
+def _cover_lines(lines: np.ndarray, newline_at: np.ndarray, size: int) -> np.ndarray:
+    """Mask over the delimiter array that is True on the delimiters of `lines`."""
+    first = np.where(lines > 0, newline_at[np.maximum(lines - 1, 0)] + 1, 0)
+    edges = np.zeros(size + 1, np.int8)
+    edges[first] += 1
+    edges[newline_at[lines] + 1] -= 1
+    return np.cumsum(edges[:-1], dtype=np.int8) > 0
 
 
 def _plain_lines(buf: np.ndarray, pos: np.ndarray, kind: np.ndarray) -> _Lines:
@@ -749,7 +844,8 @@ def _plain_lines(buf: np.ndarray, pos: np.ndarray, kind: np.ndarray) -> _Lines:
     count = np.diff(newline_at, prepend=-1)
     first = newline_at - count + 1
     rows = np.arange(len(newline_at))
-    return _Lines(buf, rows, pos, kind, first, count, np.zeros(len(rows), np.int64))
+    none = np.zeros(len(rows), np.int64)
+    return _Lines(buf, rows, pos, kind, first, count, none, none.astype(bool))
 
 
 def _matrix(values: np.ndarray, first: np.ndarray, count: int) -> np.ndarray:
@@ -795,7 +891,9 @@ class _Shape:
         return [0, *(k for k, _ in self.tags), *(k for k, _ in self.fields)]
 
 
-def _decode_shape_groups(lines: _Lines, members: np.ndarray, count: int, ctx: _Context) -> np.ndarray:
+def _decode_shape_groups(
+    lines: _Lines, members: np.ndarray, count: int, ctx: _Context
+) -> np.ndarray:
     """Decode lines with `count` delimiters, grouped by delimiter shape and key bytes."""
     kinds = _matrix(lines.kind, lines.first[members], count)
     slow: list[np.ndarray] = []
@@ -811,144 +909,190 @@ def _decode_shape_groups(lines: _Lines, members: np.ndarray, count: int, ctx: _C
         if shape is None:
             slow.append(lines.rows[rows])
             continue
-        starts, ends = _token_bounds(lines, rows, count, ctx)
-        slow.append(_decode_templates(lines, rows, shape, starts, ends, ctx))
+        tokens = _Tokens.of(lines, rows, count, ctx)
+        slow.append(_decode_templates(lines, tokens, shape, ctx))
     return np.concatenate(slow)
 
 
-def _token_bounds(
-    lines: _Lines, rows: np.ndarray, count: int, ctx: _Context
-) -> tuple[np.ndarray, np.ndarray]:
-    """Byte ranges (n x count) of every token of the given lines."""
-    delims = _matrix(lines.pos, lines.first[rows], count)
-    line_index = lines.rows[rows]
-    starts = np.empty_like(delims)
-    starts[:, 0] = ctx.starts[line_index]
-    starts[:, 1:] = delims[:, :-1] + 1
-    line_ends = ctx.ends[line_index]
-    if (line_ends == delims[:, -1]).all():
-        return starts, delims
-    ends = delims.copy()
-    ends[:, -1] = line_ends
-    return starts, ends
+@dataclass
+class _Tokens:
+    """Byte ranges of the tokens of n lines sharing a shape, computed column by column
+    from the (n x count) delimiter matrix (usually a free view of the delimiter array)."""
+
+    delims: np.ndarray
+    line_starts: np.ndarray
+    line_ends: np.ndarray
+    line_index: np.ndarray  # the lines' indices within the input
+    rows: np.ndarray  # the lines' indices within `_Lines`
+    _starts: dict[int, np.ndarray] = field(default_factory=dict)
+    _lengths: dict[int, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, lines: _Lines, rows: np.ndarray, count: int, ctx: _Context) -> _Tokens:
+        index = lines.rows[rows]
+        delims = _matrix(lines.pos, lines.first[rows], count)
+        return cls(delims, ctx.starts[index], ctx.ends[index], index, rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def start(self, token: int) -> np.ndarray:
+        if token == 0:
+            return self.line_starts
+        if token not in self._starts:
+            self._starts[token] = self.delims[:, token - 1] + 1
+        return self._starts[token]
+
+    def end(self, token: int) -> np.ndarray:
+        last = self.delims.shape[1] - 1
+        return self.line_ends if token == last else self.delims[:, token]
+
+    def length(self, token: int) -> np.ndarray:
+        if token not in self._lengths:
+            self._lengths[token] = self.end(token) - self.start(token)
+        return self._lengths[token]
+
+    def text(self, raw: bytes, token: int) -> str:
+        """The token's text in the first line (keys are identical across a template)."""
+        return raw[int(self.start(token)[0]) : int(self.end(token)[0])].decode("utf-8")
+
+    def select(self, mask: np.ndarray) -> _Tokens:
+        return _Tokens(
+            self.delims[mask],
+            self.line_starts[mask],
+            self.line_ends[mask],
+            self.line_index[mask],
+            self.rows[mask],
+        )
 
 
-def _decode_templates(
-    lines: _Lines,
-    rows: np.ndarray,
-    shape: _Shape,
-    starts: np.ndarray,
-    ends: np.ndarray,
-    ctx: _Context,
-) -> np.ndarray:
+def _decode_templates(lines: _Lines, tokens: _Tokens, shape: _Shape, ctx: _Context) -> np.ndarray:
     """Split a shape group by identical key bytes and decode each template.
 
     Lines with an empty measurement, key or value go to the exact parser, as do
     lines beyond the first `_MAX_TEMPLATES` key sets.
     """
-    lengths = ends - starts
-    required = [t for t in range(lengths.shape[1]) if t != shape.timestamp]
-    complete = (lengths[:, required] > 0).all(axis=1)
-    slow = [lines.rows[rows[~complete]]]
+    complete = np.ones(len(tokens), bool)
+    for token in range(tokens.delims.shape[1]):
+        if token != shape.timestamp:
+            complete &= tokens.length(token) > 0
+    slow = [tokens.line_index[~complete]]
     if not complete.all():
-        rows, starts, ends, lengths = rows[complete], starts[complete], ends[complete], lengths[complete]
+        tokens = tokens.select(complete)
     keys = shape.key_tokens()
     for _ in range(_MAX_TEMPLATES):
-        if not len(rows):
+        if not len(tokens):
             break
-        same = _same_keys(lines.buf, starts, lengths, keys)
+        same = _same_keys(lines.buf, tokens, keys)
         if same.all():
-            slow.append(_decode_template(lines, rows, shape, starts, ends, ctx))
-            rows = rows[:0]
-            break
-        slow.append(_decode_template(lines, rows[same], shape, starts[same], ends[same], ctx))
-        rows, starts, ends, lengths = rows[~same], starts[~same], ends[~same], lengths[~same]
-    slow.append(lines.rows[rows])
+            slow.append(_decode_template(lines, tokens, shape, ctx))
+            return np.concatenate(slow)
+        slow.append(_decode_template(lines, tokens.select(same), shape, ctx))
+        tokens = tokens.select(~same)
+    slow.append(tokens.line_index)
     return np.concatenate(slow)
 
 
-def _same_keys(
-    buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, keys: list[int]
-) -> np.ndarray:
+def _same_keys(buf: np.ndarray, tokens: _Tokens, keys: list[int]) -> np.ndarray:
     """Rows whose key tokens have exactly the bytes of the first row's."""
-    same = np.ones(len(starts), bool)
-    last = len(buf) - 1
+    same = np.ones(len(tokens), bool)
     for token in keys:
-        size = int(lengths[0, token])
-        same &= lengths[:, token] == size
-        column = np.ascontiguousarray(starts[:, token])
-        if int(column.max()) + size > last:
-            column = np.minimum(column, last - size)
-        ref = buf[starts[0, token] : starts[0, token] + size]
-        for offset in range(size):
-            same &= buf[column + offset] == ref[offset]
+        starts = tokens.start(token)
+        size = int(tokens.end(token)[0] - starts[0])
+        same &= tokens.length(token) == size
+        if size:
+            words = _words(buf, starts, size)
+            same &= (words == words[0]).all(axis=1)
     return same
 
 
-def _decode_template(
-    lines: _Lines,
-    rows: np.ndarray,
-    shape: _Shape,
-    starts: np.ndarray,
-    ends: np.ndarray,
-    ctx: _Context,
-) -> np.ndarray:
-    """Build the intermediate frame of lines sharing measurement and keys."""
-    line_index = lines.rows[rows]
-    text = ctx.raw
+def _words(buf: np.ndarray, starts: np.ndarray, size: int) -> np.ndarray:
+    """The `size` bytes at each start as little-endian uint64 words (n x ceil(size/8)),
+    bytes past `size` zeroed: comparing words compares 8 bytes at once."""
+    count = -(-size // 8)
+    words = _byte_matrix(buf, starts, count * 8).view("<u8").copy()
+    spare = count * 8 - size
+    if spare:
+        words[:, -1] &= np.uint64((1 << (8 * (8 - spare))) - 1)
+    return words
 
-    def token_text(token: int) -> str:
-        return text[starts[0, token] : ends[0, token]].decode("utf-8")
 
-    measurement = token_text(0)
-    tag_keys = [token_text(k) for k, _ in shape.tags]
-    field_keys = [token_text(k) for k, _ in shape.fields]
+_PADDING = 64
+"""Zero bytes appended to the buffer so fixed-width reads near its end stay inside."""
+
+
+def _byte_matrix(buf: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """The (rows x width) bytes starting at `starts`, gathered row by row through a
+    sliding-window view (much cheaper than an index matrix)."""
+    if len(starts) and int(starts.max()) + width > len(buf):
+        starts = np.minimum(starts, len(buf) - width)
+    return sliding_window_view(buf, width)[starts]
+
+
+def _decode_template(lines: _Lines, tokens: _Tokens, shape: _Shape, ctx: _Context) -> np.ndarray:
+    """Build the intermediate frame of lines sharing measurement and keys; return the
+    lines whose values need the exact parser."""
+    measurement = _MEASUREMENT_ESCAPE.sub(r"\1", tokens.text(ctx.raw, 0))
+    tag_keys = [_KEY_ESCAPE.sub(r"\1", tokens.text(ctx.raw, k)) for k, _ in shape.tags]
+    field_keys = [_KEY_ESCAPE.sub(r"\1", tokens.text(ctx.raw, k)) for k, _ in shape.fields]
+    escapes = bool(lines.escapes[tokens.rows].any())
     names = [*tag_keys, *field_keys]
     if len(set(names)) != len(names) or RESERVED_KEYS.intersection(names):
-        return line_index
-    n = len(rows)
-    problem = np.zeros(n, bool)
-    columns: dict[str, pl.Series] = {"_line": pl.Series(line_index + ctx.first_line, dtype=pl.Int64)}
-    stamps, bad_stamp = _timestamps(lines.buf, starts, ends, shape, ctx)
-    columns[TIME_COLUMN] = stamps
-    problem |= bad_stamp
+        return tokens.line_index
+    n = len(tokens)
+    buf = lines.buf
+    columns: dict[str, pl.Series] = {
+        "_line": pl.Series(tokens.line_index + ctx.first_line, dtype=pl.Int64)
+    }
+    columns[TIME_COLUMN], problem = _timestamps(buf, tokens, shape, ctx)
     for key, (_, token) in zip(tag_keys, shape.tags, strict=True):
         kid = ctx.key_id(key)
         columns[_code_col(kid)] = pl.repeat(_TAG, n, dtype=pl.Int8, eager=True)
-        columns[_value_col(kid, _TAG)] = _strings(lines.buf, starts[:, token], ends[:, token])
-    string_tokens = np.zeros(n, np.int64)
+        values = _strings(buf, tokens.start(token), tokens.end(token))
+        if escapes:
+            values = values.str.replace_all(r"\\([,= \\])", "${1}")
+        columns[_value_col(kid, _TAG)] = values
+    string_tokens = np.zeros(n, np.int32)
     for key, (_, token) in zip(field_keys, shape.fields, strict=True):
         kid = ctx.key_id(key)
-        codes, values, bad, strings = _field_column(lines.buf, starts[:, token], ends[:, token])
+        codes, typed, bad, strings = _field_column(buf, tokens.start(token), tokens.end(token))
         columns[_code_col(kid)] = pl.Series(codes, dtype=pl.Int8)
-        for code, series in values.items():
+        for code, series in typed.items():
+            if escapes and code == _CODES[FieldType.STRING]:
+                series = series.str.replace_all(r'\\(["\\])', "${1}")
             columns[_value_col(kid, code)] = series
         problem |= bad
         string_tokens += strings
-    problem |= lines.quotes[rows] != 2 * string_tokens
+    problem |= lines.quotes[tokens.rows] != 2 * string_tokens
     frame = pl.DataFrame(columns)
-    ctx.add_frame(measurement, frame.filter(pl.Series(~problem)))
-    return line_index[problem]
+    ctx.add_frame(measurement, frame.filter(pl.Series(~problem)) if problem.any() else frame)
+    return tokens.line_index[problem]
 
 
-def _ragged(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _ragged(
+    buf: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Concatenate byte ranges into one buffer; returns it and Arrow-style offsets.
 
-    The gather index is built with one cumulative sum of step sizes (1 inside a
-    range, a jump between ranges) to keep temporaries small.
+    Equal-length ranges are one sliding-window gather. Otherwise the gather index
+    is one cumulative sum of step sizes (1 inside a range, a jump between ranges),
+    which keeps temporaries small.
     """
     lengths = ends - starts
-    offsets = np.zeros(len(starts) + 1, np.int64)
+    size = len(starts)
+    if size and lengths.min() == lengths.max():
+        width = int(lengths[0])
+        offsets = np.arange(size + 1, dtype=np.int64) * width
+        data = _byte_matrix(buf, starts, width).ravel() if width else np.empty(0, np.uint8)
+        return data, offsets
+    offsets = np.zeros(size + 1, np.int64)
     np.cumsum(lengths, out=offsets[1:])
     total = int(offsets[-1])
-    itype = np.int32 if len(buf) < 2**31 else np.int64
-    steps = np.ones(total, itype)
-    nonempty = np.flatnonzero(lengths > 0)
+    steps = np.ones(total, np.int32 if len(buf) < 2**31 else np.int64)
     if total:
-        first = nonempty[0]
-        jumps = starts[nonempty[1:]] - ends[nonempty[:-1]] + 1
-        steps[offsets[nonempty[1:]]] = jumps
-        steps[0] = starts[first]
+        nonempty = np.flatnonzero(lengths > 0) if lengths.min() == 0 else np.arange(size)
+        steps[offsets[nonempty[1:]]] = starts[nonempty[1:]] - ends[nonempty[:-1]] + 1
+        steps[0] = starts[nonempty[0]]
         np.cumsum(steps, out=steps)
     return buf[steps], offsets
 
@@ -974,7 +1118,9 @@ def _strings(
     return series
 
 
-def _parse_floats(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[pl.Series, np.ndarray]:
+def _parse_floats(
+    buf: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> tuple[pl.Series, np.ndarray]:
     """Floats via Polars' parser, flagging values it rejects or that line protocol spells
     differently (only digits . e E + -, first byte a digit, '.' or '-', finite)."""
     cut = _ragged(buf, starts, ends)
@@ -995,8 +1141,11 @@ def _parse_integers(
     negative = (buf[starts] == ord("-")) if signed else np.zeros(len(starts), bool)
     first = starts + negative
     lengths = ends - first
-    if len(lengths) and not negative.any() and lengths.min() == lengths.max() and 0 < lengths[0] < 19:
+    fixed = len(lengths) and lengths.min() == lengths.max() and 0 < lengths[0] <= 19
+    if fixed and not negative.any():
         return _parse_fixed_width(buf, first, int(lengths[0]), signed)
+    if len(lengths) and lengths.max() <= 18:
+        return _parse_short_integers(buf, starts, ends, signed)
     bad = (lengths <= 0) | (lengths > 20)
     acc = np.zeros(len(starts), np.uint64)
     last = len(buf) - 1
@@ -1011,7 +1160,8 @@ def _parse_integers(
     if not signed:
         return acc, bad
     bad |= acc > np.uint64(2**63 - 1) + negative.astype(np.uint64)
-    values = np.where(negative, -(acc.astype(np.int64, casting="unsafe")), acc.astype(np.int64, casting="unsafe"))
+    magnitude = acc.astype(np.int64)  # 2**63 wraps to -2**63, which is right when negated
+    values = np.where(negative, -magnitude, magnitude)
     return values, bad
 
 
@@ -1020,34 +1170,76 @@ def _field_column(
 ) -> tuple[np.ndarray, dict[int, pl.Series], np.ndarray, np.ndarray]:
     """Type codes, typed value columns, problem flags and string flags of one field token."""
     head, tail = buf[starts], buf[ends - 1]
-    codes = np.full(len(starts), _CODES[FieldType.FLOAT], np.int8)
-    codes[tail == ord("i")] = _CODES[FieldType.INTEGER]
-    codes[tail == ord("u")] = _CODES[FieldType.UNSIGNED]
-    codes[np.isin(head, list(b"tTfF"))] = _CODES[FieldType.BOOLEAN]
+    head_codes = _HEAD_CODES[head]
+    codes = np.where(head_codes > 0, head_codes, _TAIL_CODES[tail])
     is_string = head == _QUOTE
-    codes[is_string] = _CODES[FieldType.STRING]
     bad = is_string & ((tail != _QUOTE) | (ends - starts < 2))
     values: dict[int, pl.Series] = {}
-    for code in np.unique(codes):
+    present = np.flatnonzero(np.bincount(codes, minlength=len(_POLARS_TYPES)))
+    if len(present) == 1:  # the usual case: one type, no subsetting
+        series, wrong = _typed_values(buf, starts, ends, int(present[0]))
+        return codes, {int(present[0]): series}, bad | wrong, is_string
+    for code in present:
         where = np.flatnonzero(codes == code)
         series, wrong = _typed_values(buf, starts[where], ends[where], int(code))
         bad[where[wrong]] = True
         values[int(code)] = _scatter(series, where, len(starts))
-    return codes, values, bad, is_string.astype(np.int64)
+    return codes, values, bad, is_string
+
+
+def _parse_short_integers(
+    buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, signed: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Integers of at most 18 digits (no overflow possible) via Polars' parser, flagging
+    spellings line protocol does not allow (a '+' sign, anything but digits and a '-')."""
+    cut = _ragged(buf, starts, ends)
+    dtype = pl.Int64() if signed else pl.UInt64()
+    values = _strings(buf, starts, ends, cut).cast(dtype, strict=False)
+    allowed = _SIGNED_BYTES if signed else _DIGIT_BYTES
+    bad = values.is_null().to_numpy() | (buf[starts] == ord("+"))
+    wrong = np.flatnonzero(~allowed[cut[0]])
+    if wrong.size:
+        bad[np.searchsorted(cut[1], wrong, side="right") - 1] = True
+    return values.fill_null(0).to_numpy(), bad
+
+
+_POWERS = np.array([10**i for i in range(19, -1, -1)], np.uint64)
 
 
 def _parse_fixed_width(
     buf: np.ndarray, first: np.ndarray, width: int, signed: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Non-negative integers that all have `width` (< 19) digits: no overflow possible."""
-    acc = np.zeros(len(first), np.uint64)
-    bad = np.zeros(len(first), bool)
-    for offset in range(width):
-        digit = buf[first + offset] - np.uint8(ord("0"))
-        bad |= digit > 9
-        acc *= np.uint64(10)
-        acc += digit
-    return (acc.astype(np.int64) if signed else acc), bad
+    """Non-negative integers that all have `width` (<= 19) digits: fits uint64 exactly.
+
+    Digits are gathered as a byte matrix and combined with a dot product by powers of
+    ten, a block of rows at a time.
+    """
+    digits = _byte_matrix(buf, first, width) - np.uint8(ord("0"))
+    bad = (digits > 9).any(axis=1)
+    acc = digits.astype(np.uint64) @ _POWERS[-width:]
+    if not signed:
+        return acc, bad
+    bad |= acc > np.uint64(2**63 - 1)
+    return acc.astype(np.int64), bad
+
+
+def _parse_booleans(
+    buf: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Match the ten spellings InfluxDB accepts (t, True, FALSE, ...) byte by byte."""
+    lengths = ends - starts
+    truth = np.zeros(len(starts), bool)
+    known = np.zeros(len(starts), bool)
+    words = _byte_matrix(buf, starts, 8).view("<u8")[:, 0]
+    for spelling in (*_BOOL_TRUE, *_BOOL_FALSE):
+        size = len(spelling)
+        mask = np.uint64((1 << (8 * size)) - 1)
+        word = np.uint64(int.from_bytes(spelling.encode(), "little"))
+        hit = (lengths == size) & ((words & mask) == word)
+        known |= hit
+        if spelling in _BOOL_TRUE:
+            truth |= hit
+    return truth, ~known
 
 
 def _typed_values(
@@ -1059,9 +1251,8 @@ def _typed_values(
         inner_end = np.maximum(ends - 1, starts + 1)
         return _strings(buf, starts + 1, inner_end), np.zeros(len(starts), bool)
     if ftype is FieldType.BOOLEAN:
-        text = _strings(buf, starts, ends)
-        truth = text.is_in(list(_BOOL_TRUE))
-        return truth, (~(truth | text.is_in(list(_BOOL_FALSE)))).to_numpy()
+        truth, bad = _parse_booleans(buf, starts, ends)
+        return pl.Series(truth, dtype=pl.Boolean), bad
     if ftype is FieldType.FLOAT:
         return _parse_floats(buf, starts, ends)
     signed = ftype is FieldType.INTEGER
@@ -1073,22 +1264,25 @@ def _scatter(series: pl.Series, where: np.ndarray, size: int) -> pl.Series:
     """A full-length column holding `series` at `where` and null elsewhere."""
     if len(where) == size:
         return series
-    full = pl.Series(series.name, [None] * 0, dtype=series.dtype).extend_constant(None, size)
+    full = pl.repeat(None, size, dtype=series.dtype, eager=True)
     return full.scatter(where, series)
 
 
 def _timestamps(
-    buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, shape: _Shape, ctx: _Context
+    buf: np.ndarray, tokens: _Tokens, shape: _Shape, ctx: _Context
 ) -> tuple[pl.Series, np.ndarray]:
     """Nanosecond times (default where absent) and flags for unreadable/out-of-range ones."""
-    n = len(starts)
+    n = len(tokens)
     if shape.timestamp is None:
         return pl.repeat(ctx.default_time_ns, n, dtype=pl.Int64, eager=True), np.zeros(n, bool)
     token = shape.timestamp
-    values, bad = _parse_integers(buf, starts[:, token], ends[:, token], signed=True)
+    values, bad = _parse_integers(buf, tokens.start(token), tokens.end(token), signed=True)
     low, high = ctx.precision.bounds()
     bad |= (values < low) | (values > high)
-    values = np.where(bad, 0, values) * ctx.precision.multiplier
+    if bad.any():
+        values = np.where(bad, 0, values)
+    if ctx.precision is not Precision.NS:
+        values = values * ctx.precision.multiplier
     return pl.Series(values, dtype=pl.Int64), bad
 
 
@@ -1141,7 +1335,9 @@ def _put(
 
 def _build_batch(measurement: str, frames: list[pl.DataFrame], ctx: _Context) -> PointBatch | None:
     """Merge a measurement's frames, reject type-conflicting lines, build the batch."""
-    merged = pl.concat(frames, how="diagonal_relaxed").sort("_line")
+    merged = pl.concat(frames, how="diagonal_relaxed")
+    if not merged["_line"].is_sorted():
+        merged = merged.sort("_line")
     merged, winners = _reject_conflicts(merged, ctx)
     if merged.height == 0:
         return None
