@@ -23,9 +23,9 @@ WRITER = textwrap.dedent(
     from fluxlab.model.points import PointBatch
     from fluxlab.storage import Store
 
-    store = Store(sys.argv[1], chunk_rows=5000)
+    store = Store(sys.argv[1], chunk_rows=2000)
     store.create_bucket("b")
-    n = 10_000
+    n = 4_000
     hosts = np.array(["a", "b", "c", "d"], dtype=object)
     for i in range(10_000):
         t = np.arange(n, dtype=np.int64) + i * (n // 2)   # half overlaps the previous batch
@@ -48,22 +48,36 @@ HOLDER = textwrap.dedent(
 )
 
 
-def test_sigkill_mid_write_leaves_a_consistent_store(tmp_path: Path) -> None:
-    path = tmp_path / "s"
+def kill_writer_and_check(path: Path, delay_s: float) -> None:
+    """Start WRITER, SIGKILL it `delay_s` after its 2nd write, then verify the store."""
     child = subprocess.Popen([sys.executable, "-c", WRITER, str(path)],
                              stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None
-    for _ in range(3):
+    for _ in range(2):
         assert child.stdout.readline(), "writer died before writing"
-    time.sleep(0.05)  # land somewhere inside a later write
+    time.sleep(delay_s)  # land somewhere inside a later write
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
+    with Store(path, read_only=True) as store:  # WAL of the killed writer is replayed
+        assert store.check().ok
+        committed = store.check().points
     with Store(path) as store:
         report = store.check()
         assert report.ok, report.problems
-        assert report.points >= 20_000 and report.points % 5000 == 0  # whole chunks only
+        assert report.points == committed
+        assert report.points >= 6_000 and report.points % 2000 == 0  # whole chunks only
         result = store.write("b", make_batch("m", [0], tags={"host": ["a"]}, fields={"v": [9.0]}))
         assert result.collisions.with_existing == 1
+
+
+def test_sigkill_mid_write_leaves_a_consistent_store(tmp_path: Path) -> None:
+    kill_writer_and_check(tmp_path / "s", 0.05)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay_s", [0.0, 0.013, 0.031, 0.07, 0.15, 0.4])
+def test_sigkill_at_many_moments(tmp_path: Path, delay_s: float) -> None:
+    kill_writer_and_check(tmp_path / "s", delay_s)
 
 
 def test_second_writer_gets_a_clear_error(tmp_path: Path) -> None:
@@ -118,3 +132,20 @@ def test_check_reports_damage(tmp_path: Path) -> None:
         problems = store.check().problems
     assert any("duplicate series+time" in p for p in problems)
     assert any("m_99 is not in the catalog" in p for p in problems)
+
+
+def test_store_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(StoreError, match="is a file"):
+        Store(tmp_path / "f")
+
+
+def test_store_of_another_format_is_refused(tmp_path: Path) -> None:
+    Store(tmp_path / "s").close()
+    con = duckdb.connect(str(tmp_path / "s" / "fluxlab.duckdb"))
+    con.execute("UPDATE _fl_meta SET value = '99' WHERE key = 'format'")
+    con.close()
+    with pytest.raises(StoreError, match="format 99"):
+        Store(tmp_path / "s")
+    with pytest.raises(StoreError, match="format 99"):
+        Store(tmp_path / "s", read_only=True)

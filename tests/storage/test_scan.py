@@ -137,3 +137,13 @@ def test_aggregate_errors(filled: Store) -> None:
         filled.scan_aggregate("b", group_by=[], fn="sum")
     with pytest.raises(StoreError, match="unknown aggregate"):
         filled.scan_aggregate("b", group_by=[], fn="median")
+
+
+def test_invalid_regex_is_a_store_error(filled: Store) -> None:
+    with pytest.raises(StoreError, match="scan failed"):
+        filled.scan("b", predicate=Cmp("host", "=~", "(unclosed"))
+
+
+def test_aggregate_of_nothing_gives_no_tables(filled: Store) -> None:
+    assert filled.scan_aggregate("b", fields=["usage"], group_by=[], fn="count",
+                                 start_ns=1000) == []

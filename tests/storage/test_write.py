@@ -55,7 +55,7 @@ def test_type_conflict_rejects_only_conflicting_rows(store: Store) -> None:
         lines=[10, 11, 12],
     )
     result = store.write("b", batch)
-    assert result.rows_rejected == 2
+    assert result.rows_rejected == result.rows_type_conflict == 2
     assert result.points_written == 1
     (conflict,) = result.conflicts
     assert (conflict.field, conflict.existing, conflict.attempted) == (
@@ -216,3 +216,26 @@ def test_threads_can_share_a_store(store: Store) -> None:
     with ThreadPoolExecutor(4) as pool:
         assert all(n == 1 for n in pool.map(work, range(40)))
     assert store.check().points == 40
+
+
+def test_timestamp_time_column_is_accepted_and_null_time_refused(store: Store) -> None:
+    from fluxlab.model.points import PointBatch
+    from fluxlab.storage import BatchError
+
+    table = pa.table({"time": pa.array([1_000], pa.timestamp("us", tz="UTC")), "x": [1.0]})
+    store.write("b", PointBatch("m", table, (), ("x",)))
+    assert rows(store.scan("b"))[0]["_time"] == 1_000_000
+    bad = pa.table({"time": pa.array([None, 5], pa.int64()), "x": [1.0, 2.0]})
+    with pytest.raises(BatchError, match="1 rows have no time"):
+        store.write("b", PointBatch("m", bad, (), ("x",)))
+
+
+def test_failed_write_leaves_catalog_consistent(store: Store) -> None:
+    def batches():
+        yield make_batch("m", [1], tags={"h": ["a"]}, fields={"x": [1.0]})
+        raise RuntimeError("reader failed")
+
+    with pytest.raises(RuntimeError):
+        store.write("b", batches())
+    assert store.check().ok
+    assert store.check().points == 1  # the committed chunk stays

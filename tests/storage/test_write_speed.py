@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from fluxlab.model.points import PointBatch
@@ -30,43 +31,50 @@ CARDINALITIES = [20, 40, 100, 15, 60, 30, 17, 300]
 
 def incidents(batches: int, seed: int = 1, offset: int = 0) -> Iterator[PointBatch]:
     rng = np.random.default_rng(seed)
-    pools = [np.array([f"value{k}_{j}" for j in range(c)], dtype=object)
-             for k, c in enumerate(CARDINALITIES)]
+    pools = [pa.array([f"value{k}_{j}" for j in range(c)]) for k, c in enumerate(CARDINALITIES)]
     for i in range(batches):
         n = i + offset
         columns = {"time": pa.array(np.sort(rng.integers(0, 10**15, ROWS)) + n * 10**15)}
         for k, pool in enumerate(pools):
-            columns[f"tag{k}"] = pa.array(pool[rng.integers(0, len(pool), ROWS)], pa.string())
+            columns[f"tag{k}"] = pool.take(pa.array(rng.integers(0, len(pool), ROWS)))
         columns["lat"] = pa.array(rng.random(ROWS))
         columns["code"] = pa.array(rng.integers(0, 1000, ROWS))
-        ids = np.arange(n * ROWS, (n + 1) * ROWS).astype(str)
-        columns["case"] = pa.array(np.char.add("case", ids).astype(object), pa.string())
+        ids = pa.array(np.arange(n * ROWS, (n + 1) * ROWS)).cast(pa.string())
+        columns["case"] = pc.binary_join_element_wise("case", ids, "")
         columns["_line"] = pa.array(np.arange(n * ROWS, (n + 1) * ROWS))
         yield PointBatch("incidents", pa.table(columns),
                          tuple(f"tag{k}" for k in range(8)), ("lat", "code", "case"))
+
+
+def timed_write(store: Store, batches: list[PointBatch]) -> tuple[float, float, object]:
+    """(rows per wall second, rows per CPU second of this process, WriteResult).
+
+    CPU seconds are reported because the machine is shared: with DuckDB's 2 threads
+    an idle 2-core machine reaches roughly 1.7x the per-CPU-second rate in wall time.
+    """
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = store.write("b", batches)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return result.points_written / wall, result.points_written / cpu, result
 
 
 def test_first_load_and_overlapping_rewrite(tmp_path: Path) -> None:
     batches = list(incidents(10))
     with Store(tmp_path / "s") as store:
         store.create_bucket("b")
-        start = time.perf_counter()
-        first = store.write("b", batches)
-        empty_rate = first.points_written / (time.perf_counter() - start)
-        start = time.perf_counter()
-        again = store.write("b", batches)
-        overlap_rate = again.points_written / (time.perf_counter() - start)
-        print(f"\nfirst load: {empty_rate:,.0f} rows/s; overlapping rewrite: "
-              f"{overlap_rate:,.0f} rows/s")
+        empty_wall, empty_cpu, _ = timed_write(store, batches)
+        overlap_wall, overlap_cpu, again = timed_write(store, batches)
+        print(f"\nfirst load: {empty_wall:,.0f} rows/s ({empty_cpu:,.0f} rows/CPU-s); "
+              f"overlapping rewrite: {overlap_wall:,.0f} rows/s ({overlap_cpu:,.0f} rows/CPU-s)")
         assert again.collisions.with_existing == 5_000_000
         assert store.check().points == 5_000_000
-    assert empty_rate > 300_000
-    assert overlap_rate > 100_000
+    assert empty_cpu > 300_000
+    assert overlap_cpu > 150_000
 
 
 PEAK_RSS = textwrap.dedent(
     """
-    import resource, sys
+    import sys
     sys.path.insert(0, sys.argv[2])
     from test_write_speed import incidents
     from fluxlab.storage import Store
@@ -74,7 +82,9 @@ PEAK_RSS = textwrap.dedent(
         store.create_bucket("b")
         store.write("b", incidents(20))
         store.write("b", incidents(4, seed=2, offset=10))   # overlaps: merge path
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+    # VmHWM, not ru_maxrss: ru_maxrss survives exec and may be the parent's (pytest's) peak
+    hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM")][0]
+    print(int(hwm.split()[1]) // 1024)
     """
 )
 

@@ -171,27 +171,69 @@ def chunked(batches: Iterable[PointBatch], chunk_rows: int) -> Iterator[PointBat
 
     Consecutive small batches of the same measurement and compatible types are merged
     (fewer transactions); large batches are sliced (bounded memory, bounded rollback).
+    If the input iterator raises, the rows it produced before are still yielded.
     """
-    pending: list[PointBatch] = []
-    pending_rows = 0
-    for batch in batches:
+    pending = _Pending()
+    iterator = iter(batches)
+    while True:
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            break
+        except Exception:
+            if pending.rows:  # what the reader produced before failing is still stored
+                yield pending.take()
+            raise
         if batch.num_rows == 0:
             continue
         batch = normalize(batch)
-        if pending and (
-            not _compatible(pending[-1], batch) or pending_rows + batch.num_rows > chunk_rows
-        ):
-            yield _concat(pending)
-            pending, pending_rows = [], 0
+        if pending.rows and not pending.accepts(batch):
+            yield pending.take()
         for start in range(0, batch.num_rows, chunk_rows):
             piece = _slice(batch, start, chunk_rows)
-            if pending and pending_rows + piece.num_rows > chunk_rows:
-                yield _concat(pending)
-                pending, pending_rows = [], 0
-            pending.append(piece)
-            pending_rows += piece.num_rows
-    if pending:
-        yield _concat(pending)
+            if pending.rows and pending.rows + piece.num_rows > chunk_rows:
+                yield pending.take()
+            pending.add(piece)
+    if pending.rows:
+        yield pending.take()
+
+
+class _Pending:
+    """Batches waiting to be merged into one chunk, with their combined schema."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self.batches: list[PointBatch] = []
+        self.rows = 0
+        self.tags: set[str] = set()
+        self.types: dict[str, FieldType] = {}
+        self.has_line = False
+
+    def accepts(self, b: PointBatch) -> bool:
+        """Can b join without changing any column's type or role?"""
+        first = self.batches[0]
+        if b.measurement != first.measurement:
+            return False
+        if (LINE_COLUMN in b.table.column_names) != self.has_line:
+            return False
+        if self.tags & set(b.fields) or set(self.types) & set(b.tags):
+            return False
+        return all(self.types.get(k, t) == t for k, t in b.field_types().items())
+
+    def add(self, b: PointBatch) -> None:
+        if not self.batches:
+            self.has_line = LINE_COLUMN in b.table.column_names
+        self.batches.append(b)
+        self.rows += b.num_rows
+        self.tags.update(b.tags)
+        self.types.update(b.field_types())
+
+    def take(self) -> PointBatch:
+        chunk = _concat(self.batches)
+        self._reset()
+        return chunk
 
 
 def _slice(batch: PointBatch, start: int, length: int) -> PointBatch:
@@ -200,16 +242,6 @@ def _slice(batch: PointBatch, start: int, length: int) -> PointBatch:
     return PointBatch(
         batch.measurement, batch.table.slice(start, length), batch.tags, batch.fields
     )
-
-
-def _compatible(a: PointBatch, b: PointBatch) -> bool:
-    if a.measurement != b.measurement:
-        return False
-    if set(a.tags) & set(b.fields) or set(a.fields) & set(b.tags):
-        return False
-    ta, tb = a.field_types(), b.field_types()
-    same_lines = (LINE_COLUMN in a.table.column_names) == (LINE_COLUMN in b.table.column_names)
-    return same_lines and all(ta[k] == tb[k] for k in ta.keys() & tb.keys())
 
 
 def _concat(batches: list[PointBatch]) -> PointBatch:

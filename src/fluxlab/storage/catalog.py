@@ -108,6 +108,16 @@ class Catalog:
         if not con.execute("SELECT 1 FROM _fl_meta WHERE key = 'format'").fetchall():
             con.execute("INSERT INTO _fl_meta VALUES ('format', ?)", [FORMAT_VERSION])
 
+    @staticmethod
+    def check_format(con: duckdb.DuckDBPyConnection, where: str) -> None:
+        """Refuse stores written by another (future) layout instead of misreading them."""
+        rows = con.execute("SELECT value FROM _fl_meta WHERE key = 'format'").fetchall()
+        if rows and rows[0][0] != FORMAT_VERSION:
+            raise StoreError(
+                f"store {where} has format {rows[0][0]}, this fluxlab reads format "
+                f"{FORMAT_VERSION}; upgrade fluxlab"
+            )
+
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection) -> Catalog:
         catalog = cls()

@@ -23,10 +23,15 @@ DB_FILE = "fluxlab.duckdb"
 
 @dataclass(frozen=True)
 class EngineSettings:
-    """Resource limits: the machine may be small and shared (2 cores, 1 GiB budget)."""
+    """Resource limits: the machine may be small and shared (2 cores, 1 GiB budget).
+
+    memory_limit bounds DuckDB's buffer pool (it spills to <store>/tmp beyond it); the
+    Python side of a streamed write (Arrow chunks, libraries) adds ~400 MB, so 256MB
+    keeps a large write under 1 GiB of RSS (measured: see tests/storage/test_write_speed).
+    """
 
     threads: int = 2
-    memory_limit: str = "512MB"
+    memory_limit: str = "256MB"
     allow_external: bool = False
 
 
@@ -40,6 +45,7 @@ def open_database(
         "threads": settings.threads,
         "memory_limit": settings.memory_limit,
         "preserve_insertion_order": False,
+        "allocator_flush_threshold": "32MB",  # give freed memory back sooner (RSS budget)
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
     }
@@ -57,6 +63,7 @@ def open_database(
             raise StoreLocked(f"store {directory} is in use by another process: {exc}") from exc
         raise StoreError(f"cannot open store {directory}: {exc}") from exc
     con.execute(f"USE {STORE_CATALOG}")
+    con.execute("SET enable_progress_bar = false")  # no DuckDB bars on the CLI's stderr
     if not settings.allow_external:
         con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")

@@ -69,15 +69,16 @@ class WriteResult:
     """What a store.write call did with every input row.
 
     Every input row is in exactly one of: points_written (stored; some of them may
-    have replaced another point, see collisions) or rows_rejected (type conflicts,
-    see conflicts, plus rows without any non-null field, see rows_without_fields, and
-    rows older than the bucket's retention period, see rows_beyond_retention).
+    have replaced another point, see collisions) or rows_rejected, which is the sum of
+    rows_type_conflict (details in conflicts), rows_without_fields (no non-null field
+    value) and rows_beyond_retention (older than the bucket's retention period).
     """
 
     points_written: int = 0
     rows_rejected: int = 0
     conflicts: list[FieldTypeConflict] = field(default_factory=list)
     collisions: CollisionReport = field(default_factory=CollisionReport)
+    rows_type_conflict: int = 0
     rows_without_fields: int = 0
     rows_beyond_retention: int = 0
     rows_input: int = 0

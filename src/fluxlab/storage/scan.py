@@ -106,7 +106,7 @@ def scan(con: duckdb.DuckDBPyConnection, request: ScanRequest) -> list[pa.Table]
         order = ["c0", *(f"c{i}" for i in range(4, 4 + len(tag_keys))), "c1", "c2"]
         ordering = ", ".join(f"{c} NULLS FIRST" for c in order)  # absent tag sorts as ""
         sql = f"{union_sql(request, branches, tag_keys)} ORDER BY {ordering}"
-        table = con.sql(sql).to_arrow_table()
+        table = _run(con, sql)
         if table.num_rows == 0:
             continue
         names = ["_measurement", "_field", "_time", "_value", *tag_keys]
@@ -146,7 +146,7 @@ def scan_aggregate(
         inner = union_sql(request, branches, tag_keys)
         sql, names, time_cols = _aggregate_sql(inner, tag_keys, group_by, fn, ftype, window_ns,
                                                request)
-        table = con.sql(sql).to_arrow_table()
+        table = _run(con, sql)
         if table.num_rows == 0:
             continue
         table = table.rename_columns(names)
@@ -155,6 +155,13 @@ def scan_aggregate(
             table = table.set_column(i, name, table.column(i).cast(pa.int64()).cast(UTC_NS))
         tables.append(table)
     return tables
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+    try:
+        return con.sql(sql).to_arrow_table()
+    except duckdb.Error as exc:  # e.g. an invalid regular expression in a predicate
+        raise StoreError(f"scan failed: {exc}") from exc
 
 
 def _aggregate_sql(
@@ -193,7 +200,8 @@ def _aggregate_sql(
     names.append("_value")
     group_clause = f" GROUP BY {', '.join(group)}" if group else ""
     order = f" ORDER BY {', '.join(g + ' NULLS FIRST' for g in group)}" if group else ""
-    sql = f"SELECT {', '.join(select)} FROM ({inner}){group_clause}{order}"
+    having = "" if group else " HAVING count(*) > 0"  # no rows: no table, as in Flux
+    sql = f"SELECT {', '.join(select)} FROM ({inner}){group_clause}{having}{order}"
     return sql, names, time_cols
 
 

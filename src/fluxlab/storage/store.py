@@ -22,22 +22,17 @@ import pyarrow as pa
 
 from fluxlab.model.points import FieldType, PointBatch
 from fluxlab.storage import scan as scans
+from fluxlab.storage import schema
 from fluxlab.storage.batches import chunked, screen
 from fluxlab.storage.catalog import Bucket, Catalog, Measurement
 from fluxlab.storage.check import check_store
+from fluxlab.storage.delete import delete_points, expire, parse_for_delete
 from fluxlab.storage.engine import EngineSettings, open_database
-from fluxlab.storage.errors import BatchError, PredicateError, ReadOnlyError, StoreError
+from fluxlab.storage.errors import BatchError, ReadOnlyError, StoreError
 from fluxlab.storage.lock import StoreLock
-from fluxlab.storage.predicate import (
-    Predicate,
-    keys_of,
-    parse_delete_predicate,
-    sql_ident,
-    sql_string,
-    to_sql,
-)
+from fluxlab.storage.predicate import Predicate
 from fluxlab.storage.results import CheckReport, WriteResult
-from fluxlab.storage.sqltime import retention_cutoff, time_conditions, ts
+from fluxlab.storage.sqltime import retention_cutoff
 from fluxlab.storage.usersql import UserSql
 from fluxlab.storage.write import MODES, ChunkWriter
 
@@ -67,7 +62,7 @@ class Store:
         *,
         read_only: bool = False,
         allow_external: bool = False,
-        memory_limit: str = "512MB",
+        memory_limit: str = "256MB",
         threads: int = 2,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
     ) -> None:
@@ -75,6 +70,8 @@ class Store:
         self.read_only = read_only
         self.chunk_rows = chunk_rows
         self._mutex = threading.RLock()
+        if self.path.exists() and not self.path.is_dir():
+            raise StoreError(f"store path {self.path} is a file; give a directory")
         if not read_only:
             self.path.mkdir(parents=True, exist_ok=True)
         elif not self.path.is_dir():
@@ -83,10 +80,16 @@ class Store:
         try:
             settings = EngineSettings(threads, memory_limit, allow_external)
             self._con = open_database(self.path, read_only=read_only, settings=settings)
+        except BaseException:
+            self._lock.release()
+            raise
+        try:
             if not read_only:
                 Catalog.create_tables(self._con)
+            Catalog.check_format(self._con, str(self.path))
             self._catalog = Catalog.load(self._con)
         except BaseException:
+            self._con.close()
             self._lock.release()
             raise
         self._user_sql = UserSql(self._con)
@@ -211,6 +214,7 @@ class Store:
         screened = screen(chunk, existing, retention_cutoff(bucket))
         for conflict in screened.conflicts:
             result.add_conflict(conflict)
+        result.rows_type_conflict += screened.rejected_conflicts
         result.rows_without_fields += screened.without_fields
         result.rows_beyond_retention += screened.beyond_retention
         result.rows_rejected += (
@@ -248,40 +252,17 @@ class Store:
         """
         self._require_writable()
         target = self._catalog.bucket(bucket)
-        parsed = parse_delete_predicate(predicate) if isinstance(predicate, str) else predicate
-        if "_field" in keys_of(parsed):
-            raise PredicateError(
-                "InfluxDB does not support deleting by _field; delete by measurement and tags"
-            )
-        where_time = [f"time >= {ts(start_ns)}", f"time < {ts(stop_ns)}"]
-
-        def run() -> int:
-            removed = 0
-            for m in self._catalog.measurements_of(target):
-                cond = to_sql(parsed, _series_resolver(m))
-                sql = f"DELETE FROM {sql_ident(m.table)} WHERE {' AND '.join(where_time)} AND {cond}"
-                removed += int(self._con.execute(sql).fetchall()[0][0])
-            return removed
-
-        return self._in_transaction(run)
+        parsed = parse_for_delete(predicate)
+        chosen = self._catalog.measurements_of(target)
+        return self._in_transaction(
+            lambda: delete_points(self._con, chosen, start_ns, stop_ns, parsed)
+        )
 
     @serialized
     def enforce_retention(self, now_ns: int | None = None) -> int:
         """Delete points older than each bucket's retention period; returns rows removed."""
         self._require_writable()
-
-        def run() -> int:
-            removed = 0
-            for bucket in self._catalog.buckets.values():
-                cutoff = retention_cutoff(bucket, now_ns)
-                if cutoff is None:
-                    continue
-                for m in self._catalog.measurements_of(bucket):
-                    sql = f"DELETE FROM {sql_ident(m.table)} WHERE time < {ts(cutoff)}"
-                    removed += int(self._con.execute(sql).fetchall()[0][0])
-            return removed
-
-        return self._in_transaction(run)
+        return self._in_transaction(lambda: expire(self._con, self._catalog, now_ns))
 
     # --- reading ---------------------------------------------------------------------------
     @serialized
@@ -341,44 +322,23 @@ class Store:
     ) -> list[str]:
         """Measurements with at least one point in range (not just in the catalog)."""
         target = self._catalog.bucket(bucket)
-        where = " AND ".join(time_conditions(target, start_ns, stop_ns)) or "TRUE"
-        names = []
-        for m in self._catalog.measurements_of(target):
-            sql = f"SELECT EXISTS (SELECT 1 FROM {sql_ident(m.table)} WHERE {where})"
-            if self._con.execute(sql).fetchall()[0][0]:
-                names.append(m.name)
-        return names
+        chosen = self._catalog.measurements_of(target)
+        return schema.measurements_with_points(self._con, target, chosen, start_ns, stop_ns)
 
     @serialized
     def field_keys(self, bucket: str, measurement: str | None = None) -> dict[str, FieldType]:
         """Field keys and their types (from the catalog, sorted by key)."""
-        keys: dict[str, FieldType] = {}
-        for m in self._selected(bucket, measurement):
-            for key, col in m.fields.items():
-                assert col.field_type is not None
-                keys.setdefault(key, col.field_type)
-        return dict(sorted(keys.items()))
+        return schema.field_keys(self._selected(bucket, measurement))
 
     @serialized
     def tag_keys(self, bucket: str, measurement: str | None = None) -> list[str]:
-        return sorted({key for m in self._selected(bucket, measurement) for key in m.tags})
+        return schema.tag_keys(self._selected(bucket, measurement))
 
     @serialized
     def tag_values(self, bucket: str, key: str, measurement: str | None = None) -> list[str]:
         """Distinct values of a tag among stored (unexpired) points, sorted."""
         target = self._catalog.bucket(bucket)
-        where = time_conditions(target, None, None)
-        parts = []
-        for m in self._selected(bucket, measurement):
-            col = m.tags.get(key)
-            if col is None:
-                continue
-            cond = " AND ".join([f"{col.name} IS NOT NULL", *where])
-            parts.append(f"SELECT DISTINCT {col.name} AS v FROM {sql_ident(m.table)} WHERE {cond}")
-        if not parts:
-            return []
-        rows = self._con.execute(f"SELECT DISTINCT v FROM ({' UNION ALL '.join(parts)}) ORDER BY v")
-        return [r[0] for r in rows.fetchall()]
+        return schema.tag_values(self._con, target, self._selected(bucket, measurement), key)
 
     def _selected(self, bucket: str, measurement: str | None) -> list[Measurement]:
         target = self._catalog.bucket(bucket)
@@ -420,12 +380,3 @@ class Store:
             self._con.execute("ROLLBACK")
         self._catalog = Catalog.load(self._con)
 
-
-def _series_resolver(m: Measurement) -> Callable[[str], str | None]:
-    def resolve(key: str) -> str | None:
-        if key == "_measurement":
-            return sql_string(m.name)
-        col = m.tags.get(key)
-        return col.name if col else None
-
-    return resolve

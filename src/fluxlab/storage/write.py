@@ -4,10 +4,14 @@ Steps, all in SQL over the registered Arrow chunk:
 1. schema on write: add columns for new tag/field keys;
 2. duplicates inside the chunk (same tags + time): merged field by field, keeping the
    last (or first) non-null value by input order, counted as within-input collisions;
-3. points that already exist (same tags + time) are merged the same way with the
-   stored row; the join is skipped when the chunk's time range cannot overlap what is
-   stored (tracked bounds in the catalog), which makes first loads a plain INSERT;
+3. points that already exist (same tags + time) are found by a join on the key
+   columns only, restricted to the chunk's time range, and merged into the stored row
+   field by field with an UPDATE by rowid; the join is skipped when the chunk's time
+   range cannot overlap what is stored (bounds kept in the catalog), so first loads
+   and time-ordered appends are a plain INSERT;
 4. the rest is INSERTed.
+Collisions are counted per step; a row id column (`_w`, the write id) tells whether
+a stored row came from this same write call (within-input) or from before.
 """
 
 from __future__ import annotations
@@ -129,30 +133,23 @@ class ChunkWriter:
         hi: int,
         has_line: bool,
     ) -> int:
-        """Merge rows whose key is already stored; returns how many (0: nothing done)."""
+        """Merge rows whose key is already stored; returns how many (0: nothing done).
+
+        The key join reads only time, tags and the write id; the merge is an UPDATE of
+        the incoming field columns by rowid, so tags are never rewritten.
+        """
         written = {c.name for c in tags}
         on = ["e.time = s.time"]
         for col in m.tags.values():
             side = f"s.{col.name}" if col.name in written else "NULL"
             on.append(f"e.{col.name} IS NOT DISTINCT FROM {side}")
-        incoming = {c.name for c in fields}
-        merged = []
-        for col in m.fields.values():
-            if col.name not in incoming:
-                merged.append(f"e.{col.name} AS {col.name}")
-            elif self.mode == "keep-first":
-                merged.append(f"coalesce(e.{col.name}, s.{col.name}) AS {col.name}")
-            else:
-                merged.append(f"coalesce(s.{col.name}, e.{col.name}) AS {col.name}")
-        tag_sel = [f"e.{c.name} AS {c.name}" for c in m.tags.values()]
-        line = f", s.{LINE_COLUMN} AS {LINE_COLUMN}" if has_line else ""
         table = sql_ident(m.table)
+        key_cols = ", ".join(["rowid", "time", WRITE_ID_COLUMN, *(c.name for c in m.tags.values())])
         self.con.execute(
             f"CREATE TEMP TABLE {MATCH} AS SELECT e.rowid AS _rid, e.{WRITE_ID_COLUMN} AS _ow, "
-            f"s.{ROW_COLUMN} AS {ROW_COLUMN}, e.time AS time, "
-            f"{', '.join(tag_sel + merged)}{line} "
-            f"FROM (SELECT rowid, * FROM {table} WHERE time BETWEEN make_timestamp_ns({lo}) "
-            f"AND make_timestamp_ns({hi})) e JOIN {source} s ON {' AND '.join(on)}"
+            f"s.{ROW_COLUMN} AS {ROW_COLUMN} FROM (SELECT {key_cols} FROM {table} "
+            f"WHERE time BETWEEN make_timestamp_ns({lo}) AND make_timestamp_ns({hi})) e "
+            f"JOIN {source} s ON {' AND '.join(on)}"
         )
         counts = self.con.execute(
             f"SELECT count(*), count(*) FILTER (WHERE _ow = {self.write_id}) FROM {MATCH}"
@@ -160,18 +157,19 @@ class ChunkWriter:
         total, same_write = int(counts[0]), int(counts[1])
         if not total:
             return 0
-        examples = self._examples(m, MATCH, list(m.tags.values()), "TRUE", has_line, "existing")
+        matched = f"(SELECT s.* FROM {MATCH} JOIN {source} s USING ({ROW_COLUMN}))"
+        examples = self._examples(m, matched, tags, "TRUE", has_line, "existing")
         if self.mode == "error":
             raise CollisionError(_collision_message(total, "with stored points", examples))
         self.collisions.within_input += same_write
         self.collisions.with_existing += total - same_write
         self.collisions.add_examples(examples)
-        self.con.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT _rid FROM {MATCH})")
-        cols = [c.name for c in (*m.tags.values(), *m.fields.values())]
-        target = ", ".join(["time", WRITE_ID_COLUMN, *cols])
+        first, second = ("e", "x") if self.mode == "keep-first" else ("x", "e")
+        sets = [f"{c.name} = coalesce({first}.{c.name}, {second}.{c.name})" for c in fields]
+        sets.append(f"{WRITE_ID_COLUMN} = {self.write_id}")
         self.con.execute(
-            f"INSERT INTO {table} ({target}) SELECT time, {self.write_id}, "
-            f"{', '.join(cols)} FROM {MATCH}"
+            f"UPDATE {table} AS e SET {', '.join(sets)} FROM (SELECT mt._rid, s.* FROM {MATCH} mt "
+            f"JOIN {source} s USING ({ROW_COLUMN})) x WHERE e.rowid = x._rid"
         )
         return total
 

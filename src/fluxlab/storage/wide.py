@@ -1,0 +1,211 @@
+"""Pivoted ("wide") scans: one row per series and time with every field as a column.
+
+Why: `store.scan` returns InfluxDB's long format (one row per field value), which a
+Flux query that wants `lat` and `lon` side by side (`geo.toRows`, `geo.filterRows`)
+immediately pivots back. The measurement tables are already wide, so reading them
+as they are skips both the unpivot in SQL and the pivot in Polars.
+
+Semantics match the long scan exactly: a field value is part of the result when it
+is not null, inside the time range (and retention), and the predicate holds for its
+row with `_field` set to that field's key (so `_field` predicates select columns);
+a row is returned when at least one of its fields survives. `tag_in` restricts a tag
+to a set of values through a semi-join on a registered Arrow table, which stays fast
+for thousands of values (an OR chain of comparisons does not).
+
+Uses the store's connection, catalog and mutex (read-only): the store engineer owns
+store.py; this module only reads.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from fluxlab.storage.catalog import Measurement
+from fluxlab.storage.errors import StoreError
+from fluxlab.storage.predicate import Predicate, sql_ident, sql_string, to_sql
+from fluxlab.storage.sqltime import time_conditions
+from fluxlab.storage.store import Store
+
+UTC_NS = pa.timestamp("ns", tz="UTC")
+_names = itertools.count()
+
+
+@dataclass(frozen=True)
+class WidePart:
+    """One measurement's rows: `_time`, then tag keys, then field keys (sorted)."""
+
+    measurement: str
+    tags: tuple[str, ...]
+    fields: tuple[str, ...]
+    table: pa.Table
+
+
+@dataclass(frozen=True)
+class TagIn:
+    """Keep rows whose tag `key` is one of `values` (rows without the tag are dropped)."""
+
+    key: str
+    values: Sequence[str]
+
+
+def _field_conditions(
+    m: Measurement, request_time: list[str], predicate: Predicate | None
+) -> dict[str, str]:
+    """SQL condition per field column: value present, in range, predicate true for it."""
+    out = {}
+    for key in sorted(m.fields):
+        col = m.fields[key]
+
+        def resolve(name: str, field_key: str = key) -> str | None:
+            if name == "_measurement":
+                return sql_string(m.name)
+            if name == "_field":
+                return sql_string(field_key)
+            tag = m.tags.get(name)
+            return tag.name if tag else None
+
+        parts = [f"{col.name} IS NOT NULL", *request_time]
+        if predicate is not None:
+            parts.append(to_sql(predicate, resolve))
+        out[key] = " AND ".join(parts)
+    return out
+
+
+def _tag_filter(m: Measurement, tag_in: TagIn | None, view: str | None) -> str | None:
+    """SQL restricting the tag to the registered values; None when it drops every row."""
+    if tag_in is None:
+        return "TRUE"
+    col = m.tags.get(tag_in.key)
+    if col is None:
+        return None
+    return f"{col.name} IN (SELECT v FROM {view})"
+
+
+def _measurements(store: Store, bucket: str) -> list[Measurement]:
+    catalog = store._catalog  # noqa: SLF001 - read-only use of the store's catalog cache
+    return catalog.measurements_of(catalog.bucket(bucket))
+
+
+def _run(store: Store, sql: str) -> pa.Table:
+    try:
+        return store._con.sql(sql).to_arrow_table()  # noqa: SLF001
+    except Exception as exc:  # duckdb.Error: e.g. a bad regex in the predicate
+        raise StoreError(f"wide scan failed: {exc}") from exc
+
+
+class _Registered:
+    """A temporary Arrow view of the wanted tag values, unregistered on exit."""
+
+    def __init__(self, store: Store, tag_in: TagIn | None) -> None:
+        self.store = store
+        self.name = f"_fl_tag_in_{next(_names)}" if tag_in is not None else None
+        self.values = pa.table({"v": pa.array(list(tag_in.values), pa.string())}) if tag_in else None
+
+    def __enter__(self) -> str | None:
+        if self.name is not None:
+            self.store._con.register(self.name, self.values)  # noqa: SLF001
+        return self.name
+
+    def __exit__(self, *exc: object) -> None:
+        if self.name is not None:
+            self.store._con.unregister(self.name)  # noqa: SLF001
+
+
+def scan_wide(
+    store: Store,
+    bucket: str,
+    *,
+    start_ns: int | None = None,
+    stop_ns: int | None = None,
+    predicate: Predicate | None = None,
+    tag_in: TagIn | None = None,
+) -> list[WidePart]:
+    """Wide rows of every measurement with data (see module docstring), sorted by time.
+
+    Field columns left entirely null are dropped; tag columns are kept (null = the row
+    has no such tag).
+    """
+    with store._mutex:  # noqa: SLF001 - one DuckDB call at a time, as the store does
+        bucket_obj = store._catalog.bucket(bucket)  # noqa: SLF001
+        when = time_conditions(bucket_obj, start_ns, stop_ns)
+        parts = []
+        with _Registered(store, tag_in) as view:
+            for m in _measurements(store, bucket):
+                part = _scan_measurement(store, m, when, predicate, tag_in, view)
+                if part is not None:
+                    parts.append(part)
+        return parts
+
+
+def _scan_measurement(
+    store: Store,
+    m: Measurement,
+    when: list[str],
+    predicate: Predicate | None,
+    tag_in: TagIn | None,
+    view: str | None,
+) -> WidePart | None:
+    tag_sql = _tag_filter(m, tag_in, view)
+    conditions = _field_conditions(m, when, predicate)
+    if tag_sql is None or not conditions:
+        return None
+    tags = sorted(m.tags)
+    fields = list(conditions)
+    select = ["time AS c0"]
+    select += [f"{m.tags[k].name} AS c{i}" for i, k in enumerate(tags, start=1)]
+    start = 1 + len(tags)
+    select += [
+        f"CASE WHEN {conditions[k]} THEN {m.fields[k].name} END AS c{i}"
+        for i, k in enumerate(fields, start=start)
+    ]
+    any_field = " OR ".join(f"({c})" for c in conditions.values())
+    sql = (
+        f"SELECT {', '.join(select)} FROM {sql_ident(m.table)} "
+        f"WHERE ({any_field}) AND {tag_sql} ORDER BY c0"
+    )
+    table = _run(store, sql)
+    if table.num_rows == 0:
+        return None
+    table = table.rename_columns(["_time", *tags, *fields])
+    table = table.set_column(0, "_time", table.column(0).cast(UTC_NS))
+    present = [f for f in fields if table.column(f).null_count < table.num_rows]
+    table = table.select(["_time", *tags, *present])
+    return WidePart(m.name, tuple(tags), tuple(present), table)
+
+
+def distinct_tag_values(
+    store: Store,
+    bucket: str,
+    key: str,
+    *,
+    start_ns: int | None = None,
+    stop_ns: int | None = None,
+    predicate: Predicate | None = None,
+) -> list[str | None]:
+    """Distinct values of a tag over the rows a scan with the same bounds would return.
+
+    None is among the values when some returned row lacks the tag (including rows of
+    measurements that have no such tag key at all).
+    """
+    with store._mutex:  # noqa: SLF001
+        bucket_obj = store._catalog.bucket(bucket)  # noqa: SLF001
+        when = time_conditions(bucket_obj, start_ns, stop_ns)
+        branches = []
+        for m in _measurements(store, bucket):
+            conditions = _field_conditions(m, when, predicate)
+            if not conditions:
+                continue
+            col = m.tags.get(key)
+            value = col.name if col else "NULL::VARCHAR"
+            any_field = " OR ".join(f"({c})" for c in conditions.values())
+            branches.append(
+                f"SELECT DISTINCT {value} AS v FROM {sql_ident(m.table)} WHERE {any_field}"
+            )
+        if not branches:
+            return []
+        table = _run(store, f"SELECT DISTINCT v FROM ({' UNION ALL '.join(branches)})")
+        return table.column(0).to_pylist()
