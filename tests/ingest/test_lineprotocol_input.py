@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import time
 from pathlib import Path
 
 from ingest_helpers import stored_rows, write_text
@@ -63,3 +64,17 @@ def test_error_budget_on_line_protocol(tmp_path: Path, store: Store) -> None:
     assert account.stopped_early and account.exit_code == 1
     assert (account.rows_read, account.rows_written, account.rows_rejected) == (2, 1, 1)
     assert stored_rows(store, "cpu", "v").column("_value").to_pylist() == [1.0]
+
+
+def test_points_older_than_retention_are_rejected_and_accounted(
+    tmp_path: Path, store: Store
+) -> None:
+    store.create_bucket("recent", retention_ns=3600 * 10**9)
+    now = time.time_ns()  # the store applies retention against the real clock
+    data = write_text(
+        tmp_path / "r.lp", f"cpu v=1 {now - 7200 * 10**9}\ncpu v=2 {now - 60 * 10**9}\n"
+    )
+    account = ingest_file(store, "recent", data, max_errors=-1)
+    assert (account.rows_read, account.rows_written, account.rows_rejected) == (2, 1, 1)
+    assert account.beyond_retention_rows == 1 and account.type_conflict_rows == 0
+    assert account.balanced

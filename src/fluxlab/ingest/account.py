@@ -31,6 +31,8 @@ class IngestAccount:
     rows_rejected: int = 0
     rows_skipped: int = 0
     type_conflict_rows: int = 0
+    beyond_retention_rows: int = 0
+    without_fields_rows: int = 0
     points_written: int = 0
     collisions_within_input: int = 0
     collisions_with_existing: int = 0
@@ -72,10 +74,13 @@ class IngestAccount:
 
     def add_store_result(self, result: Any, rows_sent: int) -> None:
         """Fold a storage WriteResult in: type-conflict rows count as rejected."""
-        conflict_rows = int(getattr(result, "rows_rejected", 0) or 0)
-        self.rows_written += rows_sent - conflict_rows
-        self.rows_rejected += conflict_rows
+        rejected = int(getattr(result, "rows_rejected", 0) or 0)
+        conflict_rows = int(getattr(result, "rows_type_conflict", rejected) or 0)
+        self.rows_written += rows_sent - rejected
+        self.rows_rejected += rejected
         self.type_conflict_rows += conflict_rows
+        self.beyond_retention_rows += int(getattr(result, "rows_beyond_retention", 0) or 0)
+        self.without_fields_rows += int(getattr(result, "rows_without_fields", 0) or 0)
         self.points_written += int(getattr(result, "points_written", 0) or 0)
         collisions = getattr(result, "collisions", None)
         if collisions is not None:
@@ -97,6 +102,16 @@ class IngestAccount:
             (f"rows {verb}", f"{self.rows_written:,}"),
             ("rows rejected", f"{self.rows_rejected:,}"),
             ("  of which type conflicts", f"{self.type_conflict_rows:,}"),
+            *(
+                [("  of which older than the bucket's retention", f"{self.beyond_retention_rows:,}")]
+                if self.beyond_retention_rows
+                else []
+            ),
+            *(
+                [("  of which with no field values", f"{self.without_fields_rows:,}")]
+                if self.without_fields_rows
+                else []
+            ),
             ("rows skipped (blank/comment)", f"{self.rows_skipped:,}"),
             ("collisions within input", f"{self.collisions_within_input:,}"),
             ("collisions with existing points", f"{self.collisions_with_existing:,}"),
