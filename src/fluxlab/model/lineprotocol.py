@@ -31,6 +31,7 @@ import time as _time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import polars as pl
@@ -1471,19 +1472,24 @@ def decode_file_chunks(
 
 
 def _read_line_chunks(path: Path, chunk_bytes: int) -> Iterator[bytes]:
-    """Blocks of about `chunk_bytes` ending at a newline (a longer line is one block)."""
+    """Blocks of a plain or gzip file, cut at newlines (see `line_blocks`)."""
     with path.open("rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"
     opener = gzip.open if gzipped else open
     with opener(path, "rb") as handle:
-        carry = b""
-        while block := handle.read(chunk_bytes):
-            data = carry + block
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                carry = data
-                continue
-            carry = data[cut + 1 :]
-            yield data[: cut + 1]
-        if carry:
-            yield carry
+        yield from line_blocks(handle, chunk_bytes)
+
+
+def line_blocks(stream: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
+    """Blocks of about `chunk_bytes` ending at a newline (a longer line is one block)."""
+    carry = b""
+    while block := stream.read(chunk_bytes):
+        data = carry + block
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            carry = data
+            continue
+        carry = data[cut + 1 :]
+        yield data[: cut + 1]
+    if carry:
+        yield carry

@@ -15,7 +15,7 @@ import polars as pl
 from fluxlab.flux.errors import FluxRuntimeError, FluxTypeError
 from fluxlab.flux.stdlib.records import literal
 from fluxlab.flux.table import Stream, Table, flux_type_name
-from fluxlab.flux.values import Duration, Time, Unsigned
+from fluxlab.flux.values import type_name
 
 KeyId = tuple[tuple[str, Any], ...]
 TABLE_ID = "__fluxlab_table"
@@ -138,19 +138,4 @@ def flux_type_of_column(dtype: pl.DataType) -> str:
 
 def flux_type_of_value(value: Any) -> str:
     """Flux's short type name of a scalar (for messages)."""
-    match value:
-        case bool():
-            return "bool"
-        case Unsigned():
-            return "uint"
-        case int():
-            return "int"
-        case float():
-            return "float"
-        case str():
-            return "string"
-        case Time():
-            return "time"
-        case Duration():
-            return "duration"
-    return type(value).__name__
+    return type_name(value)

@@ -7,12 +7,11 @@ right first line number, so memory stays bounded and errors keep exact lines.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import BinaryIO
 
 from fluxlab.ingest.readers.base import ReadChunk
 from fluxlab.ingest.rejects import make_rejects
 from fluxlab.ingest.sources import OpenedSource
-from fluxlab.model.lineprotocol import DecodeResult, decode
+from fluxlab.model.lineprotocol import DecodeResult, decode, line_blocks
 from fluxlab.model.precision import Precision
 
 DEFAULT_CHUNK_BYTES = 8 << 20
@@ -46,18 +45,3 @@ def _chunk(result: DecodeResult, source: str, bytes_read: int) -> ReadChunk:
         [e.text for e in errors],
     )
     return ReadChunk(result.batches, rejects, [], result.lines_skipped, bytes_read)
-
-
-def line_blocks(stream: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
-    """Blocks of about `chunk_bytes` ending at a newline (a longer line is one block)."""
-    carry = b""
-    while block := stream.read(chunk_bytes):
-        data = carry + block
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            carry = data
-            continue
-        carry = data[cut + 1 :]
-        yield data[: cut + 1]
-    if carry:
-        yield carry
