@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from results_md import record_section
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
@@ -285,7 +286,7 @@ def main() -> None:
         )
     print(text)
     if not args.no_write_results:
-        RESULTS.write_text(text)
+        record_section("ingest", text.split("\n", 1)[1] if text.startswith("# ") else text)
 
 
 if __name__ == "__main__":

@@ -163,3 +163,17 @@ def test_progress_bar_renders_when_enabled(tmp_path: Path, store: Store) -> None
 def test_text_stream_input(store: Store) -> None:
     account = ingest_stream(store, "b", io.StringIO("cpu v=1 1\n"), source_name="<stdin>")
     assert account.rows_written == 1
+
+
+def test_account_table_shows_brackets_in_messages_verbatim() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from fluxlab.ingest.account import IngestAccount
+
+    account = IngestAccount(source="x.csv", format="csv", rows_read=1, rows_rejected=1)
+    account.first_error = "line 2: bad time (mapping [time] format)"
+    out = StringIO()
+    Console(file=out, width=200).print(account.rich_table())
+    assert "(mapping [time] format)" in out.getvalue()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 COLLISION_ADVICE = (
@@ -121,13 +122,13 @@ class IngestAccount:
         for what, count in rows:
             table.add_row(what, count)
         if self.rejects_path and self.rows_rejected:
-            table.add_row("rejects file", self.rejects_path)
+            table.add_row("rejects file", escape(self.rejects_path))
         if self.first_error:
-            table.add_row("first error", self.first_error)
+            table.add_row("first error", escape(self.first_error))
         if self.stopped_early:
-            table.add_row("[red]stopped[/red]", self.stop_reason or "")
+            table.add_row("[red]stopped[/red]", escape(self.stop_reason or ""))
         if self.collisions:
             table.add_row("collision advice", COLLISION_ADVICE)
         for conflict in self.type_conflicts[:5]:
-            table.add_row("type conflict", conflict)
+            table.add_row("type conflict", escape(conflict))
         return table
