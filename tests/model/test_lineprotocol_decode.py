@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 from lineprotocol_helpers import decode_both, rows
 
-import fluxlab.model.lineprotocol as lp
+import fluxlab.model.lineprotocol.decoding as lp
 from fluxlab.model.lineprotocol import decode, parse_line
 from fluxlab.model.points import FieldType, Unsigned
 from fluxlab.model.precision import Precision
