@@ -110,3 +110,15 @@ def test_flux_error_is_one_line(loaded: Fluxlab) -> None:
     result = loaded("query", 'from(bucket: "metrics") |> range(start: ')
     assert result.exit_code == 1
     assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_flux_time_limit_option_stops_a_runaway_query(fluxlab) -> None:
+    """`fluxlab query --timeout` bounds a Flux query on the embedded store."""
+    fluxlab.ok("write", "-", "--bucket", "b", input="m v=1 1\n")
+    runaway = (
+        "f = (n) => if n == 0 then 0 else f(n: n - 1) + f(n: n - 1)\n"
+        'from(bucket: "b") |> range(start: 0) |> map(fn: (r) => ({r with x: f(n: 40)}))'
+    )
+    result = fluxlab("query", runaway, "--timeout", "0.5")
+    assert result.exit_code != 0
+    assert "time limit of 0.5 s" in result.output

@@ -33,6 +33,7 @@ class EmbeddedBackend(Backend):
         self.path = Path(path)
         self.org = org
         self.store = Store(self.path, read_only=read_only)
+        self.limits: Any = None  # fluxlab.flux.limits.QueryLimits; None = the defaults
 
     @property
     def location(self) -> str:
@@ -99,10 +100,8 @@ class EmbeddedBackend(Backend):
     def flux(self, query: str) -> list[pa.Table]:
         """Run Flux with the embedded engine; each table leads with `result` and `table`
         columns, as in InfluxDB's annotated CSV, so results of several yields stay apart."""
-        from fluxlab import flux as engine
-
         tables = []
-        for result, stream in engine.run(query, source_store=self.store).items():
+        for result, stream in self._run_flux(query).items():
             for index, table in enumerate(stream):
                 arrow = table.df.to_arrow()
                 rows = arrow.num_rows
@@ -113,9 +112,16 @@ class EmbeddedBackend(Backend):
 
     def flux_csv(self, query: str) -> str:
         """InfluxDB 2-compatible annotated CSV, encoded by the Flux engine itself."""
-        from fluxlab import flux as engine
+        from fluxlab.flux.results import encode
 
-        return engine.run_csv(query, source_store=self.store)
+        return encode(self._run_flux(query))
+
+    def _run_flux(self, query: str) -> dict[str, Any]:
+        """Run Flux under the per-query time, memory and row limits (a runaway query
+        stops with a clear error instead of exhausting the machine)."""
+        from fluxlab.flux.limits import QueryLimits, run_limited
+
+        return run_limited(query, store=self.store, limits=self.limits or QueryLimits())
 
     # -- schema --------------------------------------------------------------------
     def measurements(self, bucket: str) -> list[str]:

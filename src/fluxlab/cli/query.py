@@ -48,6 +48,12 @@ def query(
     max_rows: Annotated[
         int, typer.Option("--max-rows", min=1, help="Rows shown by --format table.")
     ] = 50,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, help="Flux time limit in seconds (embedded).")
+    ] = 300.0,
+    max_memory: Annotated[
+        float, typer.Option("--max-memory", min=1, help="Flux memory growth limit in MiB (embedded).")
+    ] = 1024.0,
     org: OrgOpt = None,
     store: StoreOpt = None,
     url: UrlOpt = None,
@@ -64,6 +70,10 @@ def query(
             print_arrow(backend.sql(sql), fmt, max_rows=max_rows)
         else:
             assert flux is not None
+            if hasattr(backend, "limits"):
+                from fluxlab.flux.limits import QueryLimits
+
+                backend.limits = QueryLimits(timeout_s=timeout, max_memory_mb=max_memory)
             run_flux(backend, flux, fmt, max_rows)
 
 
