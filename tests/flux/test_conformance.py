@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from fluxlab.flux.conformance import coverage, run_directory
 
 REPO = Path(__file__).resolve().parents[2]
@@ -18,8 +16,8 @@ def vectors_dir() -> Path:
     return SHARED if SHARED.is_dir() else LOCAL
 
 
-@pytest.mark.slow
 def test_conformance_pass_count_meets_floor() -> None:
+    """About 10 s: part of every `make test` run, as the floor is the engine's contract."""
     outcomes = run_directory(vectors_dir(), timeout_s=10.0)
     passed = sum(o.passed for o in outcomes)
     floor = int(FLOOR_FILE.read_text().split()[0])
