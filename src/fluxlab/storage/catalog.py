@@ -1,7 +1,13 @@
 """The catalog: buckets, measurements and the physical tables/columns behind them.
 
-Physical names are generated (`m_<id>`, `t_<n>` for tags, `f_<n>` for fields) and
-recorded here, because bucket, measurement, tag and field names may be anything,
+Physical layout (format 2, as InfluxDB's series index): per measurement a small series
+table `s_<id>` (`sid`, one VARCHAR column per tag key; one row per distinct tag set) and
+a points table `m_<id>` (`time`, `sid`, the write id, one typed column per field key).
+Rows carry an integer series id instead of repeating the tag strings: DuckDB spends
+about 3x the CPU on persistent string columns, and keys (sid, time) compare as two ints.
+
+Physical names are generated (`m_<id>`/`s_<id>`, `t_<n>` for tags, `f_<n>` for fields)
+and recorded here, because bucket, measurement, tag and field names may be anything,
 including names that differ only in case (DuckDB identifiers are case-insensitive).
 The catalog lives in DuckDB tables next to the data, so a catalog change and the data
 change it describes commit together. A copy is cached in Python; the store is the only
@@ -19,7 +25,8 @@ from fluxlab.model.points import FieldType
 from fluxlab.storage.errors import BucketExists, BucketNotFound, StoreError
 from fluxlab.storage.predicate import sql_ident
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
+"""1: one wide table per measurement (tag strings per row); 2: series ids."""
 
 SQL_TYPES: dict[FieldType, str] = {
     FieldType.FLOAT: "DOUBLE",
@@ -28,6 +35,8 @@ SQL_TYPES: dict[FieldType, str] = {
     FieldType.STRING: "VARCHAR",
     FieldType.BOOLEAN: "BOOLEAN",
 }
+SERIES_ID = "sid"
+"""Series id column: key of the series table, foreign key of the points table."""
 WRITE_ID_COLUMN = "_w"
 """Hidden column: id of the write that stored the row (tells input vs existing collisions)."""
 
@@ -84,6 +93,23 @@ class Measurement:
     min_time: int | None = None
     max_time: int | None = None
 
+    next_sid: int | None = None
+    """Next free series id; None until first needed (read from the series table)."""
+
+    @property
+    def series(self) -> str:
+        """Name of the series table (tag columns) that goes with the points table."""
+        return "s_" + self.table.removeprefix("m_")
+
+    def from_sql(self, schema: str = "") -> str:
+        """FROM clause giving points with their tag columns (join on the series id).
+
+        Physical column names are unique across both tables (`t_*` only in the series
+        table, `time`/`f_*` only in points), so callers keep using bare names.
+        """
+        points, series = sql_ident(self.table), sql_ident(self.series)
+        return f"{schema}{points} JOIN {schema}{series} USING ({SERIES_ID})"
+
     def next_column_name(self, kind: str) -> str:
         prefix = "t" if kind == "tag" else "f"
         used = {c.name for c in (*self.tags.values(), *self.fields.values())}
@@ -110,13 +136,22 @@ class Catalog:
 
     @staticmethod
     def check_format(con: duckdb.DuckDBPyConnection, where: str) -> None:
-        """Refuse stores written by another (future) layout instead of misreading them."""
+        """Refuse stores written by another layout instead of misreading them."""
         rows = con.execute("SELECT value FROM _fl_meta WHERE key = 'format'").fetchall()
-        if rows and rows[0][0] != FORMAT_VERSION:
-            raise StoreError(
-                f"store {where} has format {rows[0][0]}, this fluxlab reads format "
-                f"{FORMAT_VERSION}; upgrade fluxlab"
-            )
+        if not rows or rows[0][0] == FORMAT_VERSION:
+            return
+        found = rows[0][0]
+        older = found.isdigit() and int(found) < int(FORMAT_VERSION)
+        advice = (
+            "it was written by an older fluxlab (wide tables) and there is no migration: "
+            "create a new store and load the data again"
+            if older
+            else "upgrade fluxlab"
+        )
+        raise StoreError(
+            f"store {where} has format {found}, this fluxlab reads format "
+            f"{FORMAT_VERSION} (series ids); {advice}"
+        )
 
     @classmethod
     def load(cls, con: duckdb.DuckDBPyConnection) -> Catalog:
@@ -212,6 +247,7 @@ class Catalog:
         bucket = self.bucket(name)
         for m in self.measurements.get(bucket.id, {}).values():
             con.execute(f"DROP TABLE IF EXISTS {sql_ident(m.table)}")
+            con.execute(f"DROP TABLE IF EXISTS {sql_ident(m.series)}")
             con.execute("DELETE FROM _fl_columns WHERE measurement_id = ?", [m.id])
         con.execute("DELETE FROM _fl_measurements WHERE bucket_id = ?", [bucket.id])
         con.execute("DELETE FROM _fl_buckets WHERE id = ?", [bucket.id])
@@ -225,7 +261,7 @@ class Catalog:
     def ensure_measurement(
         self, con: duckdb.DuckDBPyConnection, bucket: Bucket, name: str
     ) -> Measurement:
-        """The measurement, creating its physical table on first write."""
+        """The measurement, creating its points and series tables on first write."""
         known = self.measurements.setdefault(bucket.id, {})
         if name in known:
             return known[name]
@@ -234,8 +270,10 @@ class Catalog:
         m = Measurement(mid, bucket.id, name, f"m_{mid}")
         con.execute(
             f"CREATE TABLE {sql_ident(m.table)} (time TIMESTAMP_NS NOT NULL, "
-            f"{WRITE_ID_COLUMN} BIGINT NOT NULL)"
+            f"{SERIES_ID} BIGINT NOT NULL, {WRITE_ID_COLUMN} BIGINT NOT NULL)"
         )
+        con.execute(f"CREATE TABLE {sql_ident(m.series)} ({SERIES_ID} BIGINT NOT NULL)")
+        m.next_sid = 0
         con.execute(
             "INSERT INTO _fl_measurements VALUES (?, ?, ?, ?, NULL, NULL)",
             [m.id, bucket.id, name, m.table],
@@ -251,15 +289,34 @@ class Catalog:
         kind: str,
         field_type: FieldType | None,
     ) -> Column:
-        """Schema on write: a new tag or field key becomes a new nullable column."""
+        """Schema on write: a new tag or field key becomes a new nullable column.
+
+        Tags go to the series table: existing series get NULL (tag absent), which keeps
+        their identity, so no stored point changes series.
+        """
         col = Column(key, kind, m.next_column_name(kind), field_type)
-        con.execute(f"ALTER TABLE {sql_ident(m.table)} ADD COLUMN {col.name} {col.sql_type}")
+        table = m.series if kind == "tag" else m.table
+        con.execute(f"ALTER TABLE {sql_ident(table)} ADD COLUMN {col.name} {col.sql_type}")
         con.execute(
             "INSERT INTO _fl_columns VALUES (?, ?, ?, ?, ?)",
             [m.id, key, kind, field_type.value if field_type else None, col.name],
         )
         (m.tags if kind == "tag" else m.fields)[key] = col
         return col
+
+    def reserve_series_ids(self, con: duckdb.DuckDBPyConnection, m: Measurement, n: int) -> int:
+        """First of n consecutive new series ids (the caller inserts them in its transaction).
+
+        The counter is cached; a rollback reloads the catalog, which resets it to None.
+        """
+        if m.next_sid is None:
+            row = con.execute(
+                f"SELECT coalesce(max({SERIES_ID}) + 1, 0) FROM {sql_ident(m.series)}"
+            ).fetchall()
+            m.next_sid = int(row[0][0])
+        first = m.next_sid
+        m.next_sid += n
+        return first
 
     def widen_time_bounds(
         self, con: duckdb.DuckDBPyConnection, m: Measurement, lo: int, hi: int

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import duckdb
 
-from fluxlab.storage.catalog import WRITE_ID_COLUMN, Catalog, Measurement
+from fluxlab.storage.catalog import SERIES_ID, WRITE_ID_COLUMN, Catalog, Measurement
 from fluxlab.storage.predicate import sql_ident
 from fluxlab.storage.results import CheckReport
 from fluxlab.storage.usersql import STORE_CATALOG
@@ -22,13 +22,15 @@ def check_store(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> CheckReport
         if bucket_id not in {b.id for b in catalog.buckets.values()}:
             report.problems.append(f"measurements recorded for missing bucket id {bucket_id}")
         for m in measurements.values():
-            known.add(m.table)
+            known.update((m.table, m.series))
             report.measurements += 1
-            if m.table not in tables:
-                report.problems.append(f"measurement {m.name!r}: table {m.table} is missing")
+            missing = [t for t in (m.table, m.series) if t not in tables]
+            if missing:
+                report.problems.append(f"measurement {m.name!r}: table {missing[0]} is missing")
                 continue
-            _check_columns(m, tables[m.table], report)
+            _check_columns(m, tables[m.table], tables[m.series], report)
             _check_rows(con, m, report)
+            _check_series(con, m, report)
     for orphan in sorted(set(tables) - known):
         report.problems.append(f"table {orphan} is not in the catalog")
     return report
@@ -51,9 +53,11 @@ def _check_catalog_rows(con: duckdb.DuckDBPyConnection, report: CheckReport) -> 
 
 
 def _physical_tables(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
+    """Columns of every points (m_*) and series (s_*) table in the store file."""
     rows = con.execute(
         "SELECT table_name, column_name, data_type FROM duckdb_columns() "
-        "WHERE database_name = ? AND table_name LIKE 'm\\_%' ESCAPE '\\'",
+        "WHERE database_name = ? AND (table_name LIKE 'm\\_%' ESCAPE '\\' "
+        "OR table_name LIKE 's\\_%' ESCAPE '\\')",
         [STORE_CATALOG],
     ).fetchall()
     tables: dict[str, dict[str, str]] = {}
@@ -62,20 +66,23 @@ def _physical_tables(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]
     return tables
 
 
-def _check_columns(m: Measurement, actual: dict[str, str], report: CheckReport) -> None:
-    expected = {"time": "TIMESTAMP_NS", WRITE_ID_COLUMN: "BIGINT"}
-    for col in (*m.tags.values(), *m.fields.values()):
-        expected[col.name] = col.sql_type
-    if expected != actual:
-        report.problems.append(
-            f"measurement {m.name!r} ({m.table}): columns {actual} do not match the "
-            f"catalog {expected}"
-        )
+def _check_columns(
+    m: Measurement, points: dict[str, str], series: dict[str, str], report: CheckReport
+) -> None:
+    expected = {"time": "TIMESTAMP_NS", SERIES_ID: "BIGINT", WRITE_ID_COLUMN: "BIGINT"}
+    expected.update({c.name: c.sql_type for c in m.fields.values()})
+    expected_series = {SERIES_ID: "BIGINT"}
+    expected_series.update({c.name: c.sql_type for c in m.tags.values()})
+    for table, want, actual in ((m.table, expected, points), (m.series, expected_series, series)):
+        if want != actual:
+            report.problems.append(
+                f"measurement {m.name!r} ({table}): columns {actual} do not match the "
+                f"catalog {want}"
+            )
 
 
 def _check_rows(con: duckdb.DuckDBPyConnection, m: Measurement, report: CheckReport) -> None:
     table = sql_ident(m.table)
-    keys = ", ".join(["time", *(c.name for c in m.tags.values())])
     fields = [c.name for c in m.fields.values()]
     empty = " AND ".join(f"{f} IS NULL" for f in fields) or "TRUE"
     count, lo, hi, no_field = con.execute(
@@ -91,7 +98,26 @@ def _check_rows(con: duckdb.DuckDBPyConnection, m: Measurement, report: CheckRep
             f"{m.min_time}..{m.max_time}"
         )
     dups = con.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM {table} GROUP BY {keys} HAVING count(*) > 1)"
+        f"SELECT count(*) FROM (SELECT 1 FROM {table} GROUP BY {SERIES_ID}, time "
+        "HAVING count(*) > 1)"
     ).fetchall()[0][0]
     if dups:
         report.problems.append(f"measurement {m.name!r}: {dups} duplicate series+time keys")
+
+
+def _check_series(con: duckdb.DuckDBPyConnection, m: Measurement, report: CheckReport) -> None:
+    """Series ids unique, tag sets unique, and every point's series present."""
+    series = sql_ident(m.series)
+    tags = ", ".join(c.name for c in m.tags.values()) or "NULL"
+    same_id, same_tags, orphans = con.execute(
+        f"SELECT (SELECT count(*) - count(DISTINCT {SERIES_ID}) FROM {series}), "
+        f"(SELECT count(*) FROM (SELECT 1 FROM {series} GROUP BY {tags} HAVING count(*) > 1)), "
+        f"(SELECT count(*) FROM {sql_ident(m.table)} p WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {series} s WHERE s.{SERIES_ID} = p.{SERIES_ID}))"
+    ).fetchall()[0]
+    if same_id:
+        report.problems.append(f"measurement {m.name!r}: {same_id} repeated series ids")
+    if same_tags:
+        report.problems.append(f"measurement {m.name!r}: {same_tags} tag sets stored twice")
+    if orphans:
+        report.problems.append(f"measurement {m.name!r}: {orphans} points of unknown series")

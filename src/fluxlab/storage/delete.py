@@ -1,6 +1,8 @@
 """Deleting points: by time range and series predicate, and by retention period.
 
 A delete removes whole rows (every field of the matching points), as InfluxDB does.
+Series rows stay (like InfluxDB's series index until compaction): readers only see
+series through their points.
 The caller runs these inside one transaction, so a delete is all or nothing.
 """
 
@@ -10,7 +12,7 @@ from collections.abc import Callable
 
 import duckdb
 
-from fluxlab.storage.catalog import Catalog, Measurement
+from fluxlab.storage.catalog import SERIES_ID, Catalog, Measurement
 from fluxlab.storage.errors import PredicateError
 from fluxlab.storage.predicate import (
     Predicate,
@@ -43,7 +45,13 @@ def delete_points(
     """Delete rows in [start_ns, stop_ns) whose series match; returns rows removed."""
     removed = 0
     for m in measurements:
-        where = [f"time >= {ts(start_ns)}", f"time < {ts(stop_ns)}", to_sql(predicate, _series(m))]
+        where = [f"time >= {ts(start_ns)}", f"time < {ts(stop_ns)}"]
+        if predicate is not None:
+            # the predicate is evaluated on the series table only; points go by series id
+            chosen = to_sql(predicate, _series(m))
+            where.append(
+                f"{SERIES_ID} IN (SELECT {SERIES_ID} FROM {sql_ident(m.series)} WHERE {chosen})"
+            )
         sql = f"DELETE FROM {sql_ident(m.table)} WHERE {' AND '.join(where)}"
         removed += int(con.execute(sql).fetchall()[0][0])
     return removed

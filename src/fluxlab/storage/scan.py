@@ -1,13 +1,20 @@
-"""Scans in InfluxDB's long ("Flux") format, generated as SQL over the wide tables.
+"""Scans in InfluxDB's long ("Flux") format, generated as SQL over the stored points.
 
 Each stored field column is unpivoted by one SELECT branch (`'f' AS _field, f AS
-_value ... WHERE f IS NOT NULL`); branches of the same value type are combined with
-UNION ALL so DuckDB applies the time range, tag predicates and projection inside each
+_value ... WHERE f IS NOT NULL`) over the points joined to their series (tag columns
+come from the small series table, see catalog.py); branches of the same value type are
+combined with UNION ALL so DuckDB applies the time range, tag predicates and projection inside each
 branch (only requested field columns are read). `_measurement` and `_field` are SQL
 literals inside a branch, so predicates on them fold to constants.
 
 Result columns get positional aliases in SQL and their real names in Arrow, because
 tag keys may clash in DuckDB's case-insensitive namespace.
+
+Sorting: the long format is ordered by measurement, tags, field, time. Instead of sorting
+millions of rows by strings, each branch carries integer sort keys: the measurement's
+and field's rank (literals: branch lists are built in name order) and the series' rank
+by its tag values, computed over the small series table with the same ORDER BY, so the
+order is identical to sorting by the strings.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import duckdb
 import pyarrow as pa
 
 from fluxlab.model.points import FieldType
-from fluxlab.storage.catalog import Bucket, Column, Measurement
+from fluxlab.storage.catalog import SERIES_ID, Bucket, Column, Measurement
 from fluxlab.storage.errors import StoreError
 from fluxlab.storage.predicate import Predicate, sql_ident, sql_string, to_sql
 from fluxlab.storage.sqltime import time_conditions
@@ -65,8 +72,17 @@ def tag_keys_of(branches: list[Branch]) -> list[str]:
     return sorted({key for b in branches for key in b.measurement.tags})
 
 
-def branch_sql(request: ScanRequest, branch: Branch, tag_keys: list[str]) -> str:
-    """One SELECT producing _measurement, _field, _time, _value, tags... (aliases c0..)."""
+def branch_sql(
+    request: ScanRequest,
+    branch: Branch,
+    tag_keys: list[str],
+    ranks: tuple[int, int] | None = None,
+) -> str:
+    """One SELECT producing _measurement, _field, _time, _value, tags... (aliases c0..).
+
+    With `ranks` (measurement rank, field rank) three integer sort keys k0, k1 (series
+    rank) and k2 follow the tag columns.
+    """
     m, col = branch.measurement, branch.field
 
     def resolve(key: str) -> str | None:
@@ -86,15 +102,39 @@ def branch_sql(request: ScanRequest, branch: Branch, tag_keys: list[str]) -> str
     for i, key in enumerate(tag_keys, start=4):
         tag = m.tags.get(key)
         select.append(f"{tag.name if tag else 'NULL::VARCHAR'} AS c{i}")
+    source = m.from_sql()
+    if ranks is not None:
+        select += [f"{ranks[0]} AS k0", "_o AS k1", f"{ranks[1]} AS k2"]
+        source = _ranked_source(m, tag_keys)
     where = [f"{col.name} IS NOT NULL"]
     where += time_conditions(request.bucket, request.start_ns, request.stop_ns)
     if request.predicate is not None:
         where.append(to_sql(request.predicate, resolve))
-    return f"SELECT {', '.join(select)} FROM {sql_ident(m.table)} WHERE {' AND '.join(where)}"
+    return f"SELECT {', '.join(select)} FROM {source} WHERE {' AND '.join(where)}"
 
 
-def union_sql(request: ScanRequest, branches: list[Branch], tag_keys: list[str]) -> str:
-    return " UNION ALL ".join(branch_sql(request, b, tag_keys) for b in branches)
+def _ranked_source(m: Measurement, tag_keys: list[str]) -> str:
+    """Points joined to their series, with the series' rank `_o` in tag order."""
+    order = ", ".join(f"{m.tags[k].name} NULLS FIRST" for k in tag_keys if k in m.tags)
+    ranked = (
+        f"(SELECT *, row_number() OVER ({'ORDER BY ' + order if order else ''}) AS _o "
+        f"FROM {sql_ident(m.series)})"
+    )
+    return f"{sql_ident(m.table)} JOIN {ranked} USING ({SERIES_ID})"
+
+
+def union_sql(
+    request: ScanRequest, branches: list[Branch], tag_keys: list[str], *, ranked: bool = False
+) -> str:
+    """UNION ALL of the branches; `ranked` adds the integer sort keys (see module doc)."""
+    if not ranked:
+        return " UNION ALL ".join(branch_sql(request, b, tag_keys) for b in branches)
+    names = sorted({b.measurement.name for b in branches})
+    keys = sorted({b.field.key for b in branches})
+    return " UNION ALL ".join(
+        branch_sql(request, b, tag_keys, (names.index(b.measurement.name), keys.index(b.field.key)))
+        for b in branches
+    )
 
 
 def scan(con: duckdb.DuckDBPyConnection, request: ScanRequest) -> list[pa.Table]:
@@ -103,9 +143,9 @@ def scan(con: duckdb.DuckDBPyConnection, request: ScanRequest) -> list[pa.Table]
     tables = []
     for branches in branches_by_type(request).values():
         tag_keys = tag_keys_of(branches)
-        order = ["c0", *(f"c{i}" for i in range(4, 4 + len(tag_keys))), "c1", "c2"]
-        ordering = ", ".join(f"{c} NULLS FIRST" for c in order)  # absent tag sorts as ""
-        sql = f"{union_sql(request, branches, tag_keys)} ORDER BY {ordering}"
+        columns = ", ".join(f"c{i}" for i in range(4 + len(tag_keys)))
+        inner = union_sql(request, branches, tag_keys, ranked=True)
+        sql = f"SELECT {columns} FROM ({inner}) ORDER BY k0, k1, k2, c2"
         table = _run(con, sql)
         if table.num_rows == 0:
             continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 import duckdb
 
 from fluxlab.model.points import FieldType
-from fluxlab.storage.catalog import Bucket, Measurement
+from fluxlab.storage.catalog import SERIES_ID, Bucket, Measurement
 from fluxlab.storage.predicate import sql_ident
 from fluxlab.storage.sqltime import time_conditions
 
@@ -48,14 +48,19 @@ def tag_values(
     con: duckdb.DuckDBPyConnection, bucket: Bucket, measurements: list[Measurement], key: str
 ) -> list[str]:
     """Distinct values of a tag among stored, unexpired points, sorted."""
-    where = time_conditions(bucket, None, None)
+    where = " AND ".join(time_conditions(bucket, None, None)) or "TRUE"
     parts = []
     for m in measurements:
         col = m.tags.get(key)
         if col is None:
             continue
-        cond = " AND ".join([f"{col.name} IS NOT NULL", *where])
-        parts.append(f"SELECT DISTINCT {col.name} AS v FROM {sql_ident(m.table)} WHERE {cond}")
+        # values come from the small series table; the semi-join keeps only series that
+        # still have (unexpired) points, as deletes leave their series rows behind
+        parts.append(
+            f"SELECT DISTINCT {col.name} AS v FROM {sql_ident(m.series)} "
+            f"WHERE {col.name} IS NOT NULL AND {SERIES_ID} IN "
+            f"(SELECT {SERIES_ID} FROM {sql_ident(m.table)} WHERE {where})"
+        )
     if not parts:
         return []
     rows = con.execute(f"SELECT DISTINCT v FROM ({' UNION ALL '.join(parts)}) ORDER BY v")

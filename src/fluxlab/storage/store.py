@@ -1,6 +1,7 @@
 """The embedded time-series store: buckets of measurements in one DuckDB file.
 
-Layout: `<dir>/fluxlab.duckdb` (catalog + one wide table per measurement),
+Layout: `<dir>/fluxlab.duckdb` (catalog + per measurement a series table of tag sets
+and a points table keyed by series id and time, see catalog.py),
 `<dir>/store.lock` (process lock), `<dir>/tmp/` (DuckDB spill files).
 See TEAM.md for the contract; module docstrings of write.py and scan.py for the
 algorithms.

@@ -1,8 +1,9 @@
 """User SQL over the store: tables are addressed as "bucket"."measurement".
 
 Each bucket is an in-memory DuckDB catalog (ATTACH ':memory:') holding one view per
-measurement that renames the generated physical columns back to the tag and field
-keys and hides expired points. Only SELECT statements run, so user SQL cannot change
+measurement that joins the points to their series (tag columns), renames the generated
+physical columns back to the tag and field keys and hides expired points: SQL users see
+one wide table (time, tags, fields) whatever the physical layout. Only SELECT statements run, so user SQL cannot change
 the store; file and network access are disabled on the whole database instance when
 the store is opened (unless the operator allowed it), see engine.py.
 """
@@ -68,7 +69,7 @@ def _view_select(bucket: Bucket, m: Measurement) -> str:
             select.append(f"{cols[key].name} AS {sql_ident(alias)}")
     where = time_conditions(bucket, None, None)
     clause = f" WHERE {' AND '.join(where)}" if where else ""
-    return f"SELECT {', '.join(select)} FROM {STORE_CATALOG}.main.{sql_ident(m.table)}{clause}"
+    return f"SELECT {', '.join(select)} FROM {m.from_sql(STORE_CATALOG + '.main.')}{clause}"
 
 
 def _require_select_only(query: str) -> None:

@@ -2,8 +2,9 @@
 
 Why: `store.scan` returns InfluxDB's long format (one row per field value), which a
 Flux query that wants `lat` and `lon` side by side (`geo.toRows`, `geo.filterRows`)
-immediately pivots back. The measurement tables are already wide, so reading them
-as they are skips both the unpivot in SQL and the pivot in Polars.
+immediately pivots back. The points tables are already wide in fields (tags come from
+the series table by a join on the series id), so reading them as they are skips both
+the unpivot in SQL and the pivot in Polars.
 
 Semantics match the long scan exactly: a field value is part of the result when it
 is not null, inside the time range (and retention), and the predicate holds for its
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from fluxlab.storage.catalog import Measurement
+from fluxlab.storage.catalog import SERIES_ID, Measurement
 from fluxlab.storage.errors import StoreError
 from fluxlab.storage.predicate import Predicate, sql_ident, sql_string, to_sql
 from fluxlab.storage.sqltime import time_conditions
@@ -34,14 +35,24 @@ UTC_NS = pa.timestamp("ns", tz="UTC")
 _names = itertools.count()
 
 
+SERIES_COLUMN = "__series"
+"""Last column of a WidePart table: the series id (equal ids = equal tag sets)."""
+
+
 @dataclass(frozen=True)
 class WidePart:
-    """One measurement's rows: `_time`, then tag keys, then field keys (sorted)."""
+    """One measurement's rows: `_time`, tag keys, field keys (sorted), SERIES_COLUMN.
+
+    With `scan_wide(..., tags_in_rows=False)` the rows hold no tag columns (`_time`,
+    fields, SERIES_COLUMN) and `series` holds SERIES_COLUMN and the tag keys, one row
+    per series: the tag strings are not repeated on every point.
+    """
 
     measurement: str
     tags: tuple[str, ...]
     fields: tuple[str, ...]
     table: pa.Table
+    series: pa.Table | None = None
 
 
 @dataclass(frozen=True)
@@ -49,7 +60,7 @@ class TagIn:
     """Keep rows whose tag `key` is one of `values` (rows without the tag are dropped)."""
 
     key: str
-    values: Sequence[str]
+    values: Sequence[str] | pa.Array
 
 
 def _field_conditions(
@@ -85,6 +96,12 @@ def _tag_filter(m: Measurement, tag_in: TagIn | None, view: str | None) -> str |
     return f"{col.name} IN (SELECT v FROM {view})"
 
 
+def _from(m: Measurement) -> str:
+    """FROM clause with time, tag and field columns under their physical names (points
+    joined to their series table, see `Measurement.from_sql`)."""
+    return m.from_sql()
+
+
 def _measurements(store: Store, bucket: str) -> list[Measurement]:
     catalog = store._catalog  # noqa: SLF001 - read-only use of the store's catalog cache
     return catalog.measurements_of(catalog.bucket(bucket))
@@ -103,7 +120,7 @@ class _Registered:
     def __init__(self, store: Store, tag_in: TagIn | None) -> None:
         self.store = store
         self.name = f"_fl_tag_in_{next(_names)}" if tag_in is not None else None
-        self.values = pa.table({"v": pa.array(list(tag_in.values), pa.string())}) if tag_in else None
+        self.values = pa.table({"v": pa.array(tag_in.values, pa.string())}) if tag_in else None
 
     def __enter__(self) -> str | None:
         if self.name is not None:
@@ -123,11 +140,12 @@ def scan_wide(
     stop_ns: int | None = None,
     predicate: Predicate | None = None,
     tag_in: TagIn | None = None,
+    tags_in_rows: bool = True,
 ) -> list[WidePart]:
-    """Wide rows of every measurement with data (see module docstring), sorted by time.
+    """Wide rows of every measurement with data (see module docstring), in no order.
 
     Field columns left entirely null are dropped; tag columns are kept (null = the row
-    has no such tag).
+    has no such tag). `tags_in_rows=False` returns tags per series (see WidePart).
     """
     with store._mutex:  # noqa: SLF001 - one DuckDB call at a time, as the store does
         bucket_obj = store._catalog.bucket(bucket)  # noqa: SLF001
@@ -135,7 +153,7 @@ def scan_wide(
         parts = []
         with _Registered(store, tag_in) as view:
             for m in _measurements(store, bucket):
-                part = _scan_measurement(store, m, when, predicate, tag_in, view)
+                part = _scan_measurement(store, m, when, predicate, tag_in, view, tags_in_rows)
                 if part is not None:
                     parts.append(part)
         return parts
@@ -148,33 +166,49 @@ def _scan_measurement(
     predicate: Predicate | None,
     tag_in: TagIn | None,
     view: str | None,
+    tags_in_rows: bool = True,
 ) -> WidePart | None:
     tag_sql = _tag_filter(m, tag_in, view)
     conditions = _field_conditions(m, when, predicate)
     if tag_sql is None or not conditions:
         return None
+    source = _from(m)
+    if tag_in is not None:
+        # The few matching series first, then their points by integer id: DuckDB
+        # builds the join's hash table on them and probes the points once.
+        series, points = sql_ident(m.series), sql_ident(m.table)
+        source = (f"(SELECT * FROM {series} WHERE {tag_sql}) AS s JOIN {points} AS p "
+                  f"ON p.{SERIES_ID} = s.{SERIES_ID}")
     tags = sorted(m.tags)
     fields = list(conditions)
-    select = ["time AS c0"]
-    select += [f"{m.tags[k].name} AS c{i}" for i, k in enumerate(tags, start=1)]
+    select = [f"time AS c0, {'p.' if tag_in is not None else ''}{SERIES_ID} AS c_sid"]
+    if tags_in_rows:
+        select += [f"{m.tags[k].name} AS c{i}" for i, k in enumerate(tags, start=1)]
     start = 1 + len(tags)
     select += [
         f"CASE WHEN {conditions[k]} THEN {m.fields[k].name} END AS c{i}"
         for i, k in enumerate(fields, start=start)
     ]
     any_field = " OR ".join(f"({c})" for c in conditions.values())
-    sql = (
-        f"SELECT {', '.join(select)} FROM {sql_ident(m.table)} "
-        f"WHERE ({any_field}) AND {tag_sql} ORDER BY c0"
-    )
+    sql = f"SELECT {', '.join(select)} FROM {source} WHERE {any_field}"
     table = _run(store, sql)
     if table.num_rows == 0:
         return None
-    table = table.rename_columns(["_time", *tags, *fields])
+    row_tags = tags if tags_in_rows else []
+    table = table.rename_columns(["_time", SERIES_COLUMN, *row_tags, *fields])
     table = table.set_column(0, "_time", table.column(0).cast(UTC_NS))
     present = [f for f in fields if table.column(f).null_count < table.num_rows]
-    table = table.select(["_time", *tags, *present])
-    return WidePart(m.name, tuple(tags), tuple(present), table)
+    table = table.select(["_time", *row_tags, *present, SERIES_COLUMN])
+    series = None if tags_in_rows else _series_tags(store, m, tags)
+    return WidePart(m.name, tuple(tags), tuple(present), table, series)
+
+
+def _series_tags(store: Store, m: Measurement, tags: list[str]) -> pa.Table:
+    """SERIES_COLUMN and the tag keys of every series of the measurement (small)."""
+    select = [f"{SERIES_ID} AS c_sid", *(f"{m.tags[k].name} AS c{i}"
+                                         for i, k in enumerate(tags, start=1))]
+    table = _run(store, f"SELECT {', '.join(select)} FROM {sql_ident(m.series)}")
+    return table.rename_columns([SERIES_COLUMN, *tags])
 
 
 def distinct_tag_values(
@@ -185,27 +219,32 @@ def distinct_tag_values(
     start_ns: int | None = None,
     stop_ns: int | None = None,
     predicate: Predicate | None = None,
-) -> list[str | None]:
-    """Distinct values of a tag over the rows a scan with the same bounds would return.
+) -> pa.Array:
+    """Distinct values of a tag over the series of the measurements a scan with the same
+    bounds returns rows from; [] when it returns no rows.
 
-    None is among the values when some returned row lacks the tag (including rows of
-    measurements that have no such tag key at all).
+    Read from the series tables (one row per tag set, not per point), so the values
+    are a superset of those on the returned rows (series are not filtered by time or
+    tag predicates). None is among them when a series lacks the tag, or when such a
+    measurement has no tag key at all.
     """
     with store._mutex:  # noqa: SLF001
         bucket_obj = store._catalog.bucket(bucket)  # noqa: SLF001
         when = time_conditions(bucket_obj, start_ns, stop_ns)
-        branches = []
+        values: list[pa.Array] = []
         for m in _measurements(store, bucket):
             conditions = _field_conditions(m, when, predicate)
             if not conditions:
                 continue
-            col = m.tags.get(key)
-            value = col.name if col else "NULL::VARCHAR"
             any_field = " OR ".join(f"({c})" for c in conditions.values())
-            branches.append(
-                f"SELECT DISTINCT {value} AS v FROM {sql_ident(m.table)} WHERE {any_field}"
-            )
-        if not branches:
-            return []
-        table = _run(store, f"SELECT DISTINCT v FROM ({' UNION ALL '.join(branches)})")
-        return table.column(0).to_pylist()
+            if _run(store, f"SELECT 1 FROM {_from(m)} WHERE {any_field} LIMIT 1").num_rows == 0:
+                continue
+            col = m.tags.get(key)
+            if col is None:
+                values.append(pa.nulls(1, pa.string()))
+                continue
+            table = _run(store, f"SELECT DISTINCT {col.name} FROM {sql_ident(m.series)}")
+            values.append(table.column(0).combine_chunks().cast(pa.string()))
+        if not values:
+            return pa.array([], pa.string())
+        return pa.concat_arrays(values).unique()

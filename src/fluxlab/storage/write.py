@@ -1,38 +1,49 @@
-"""Writing one commit chunk into a measurement table (caller owns the transaction).
+"""Writing one commit chunk of a measurement (caller owns the transaction).
 
-Steps, all in SQL over the registered Arrow chunk:
-1. schema on write: add columns for new tag/field keys;
-2. duplicates inside the chunk (same tags + time): merged field by field, keeping the
-   last (or first) non-null value by input order, counted as within-input collisions;
-3. points that already exist (same tags + time) are found by a join on the key
-   columns only, restricted to the chunk's time range, and merged into the stored row
-   field by field with an UPDATE by rowid; the join is skipped when the chunk's time
-   range cannot overlap what is stored (bounds kept in the catalog), so first loads
-   and time-ordered appends are a plain INSERT;
-4. the rest is INSERTed.
-Collisions are counted per step; a row id column (`_w`, the write id) tells whether
-a stored row came from this same write call (within-input) or from before.
+Steps:
+1. schema on write: new tag keys become series-table columns, new field keys
+   points-table columns;
+2. every row gets its series id (series.py: hashing in Arrow/NumPy, only the distinct
+   tag sets touch the series table), so the point key is (sid, time): two integers;
+3. duplicates inside the chunk: candidates are rows whose mixed (sid, time) hash occurs
+   twice (one NumPy sort); only those rows are grouped exactly (Polars) and merged field
+   by field, keeping the last (or first) non-null value by input order, counted as
+   within-input collisions;
+4. points that already exist are found by an integer join on (sid, time) restricted to
+   the chunk's time range, and merged into the stored row field by field with an UPDATE
+   by rowid; the join is skipped when the chunk's time range cannot overlap what is
+   stored (bounds kept in the catalog), so first loads and time-ordered appends are a
+   plain INSERT;
+5. the rest is INSERTed (time, sid, write id, fields: no strings but string fields).
+A write id column (`_w`) tells whether a stored row came from this same write call
+(within-input collision across chunks) or from before.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import duckdb
 import numpy as np
+import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fluxlab.model.points import TIME_COLUMN, PointBatch
 from fluxlab.storage.batches import LINE_COLUMN, ROW_COLUMN
-from fluxlab.storage.catalog import WRITE_ID_COLUMN, Catalog, Column, Measurement
+from fluxlab.storage.catalog import SERIES_ID, WRITE_ID_COLUMN, Catalog, Column, Measurement
 from fluxlab.storage.errors import CollisionError
 from fluxlab.storage.predicate import sql_ident
 from fluxlab.storage.results import MAX_EXAMPLES, CollisionReport
+from fluxlab.storage.series import series_ids
 
 STAGE = "_fl_stage"
-DEDUP = "_fl_dedup"
 MATCH = "_fl_match"
+FULL = "_full"
+KEEP = "_keep"  # false for input rows replaced by their merged duplicate group
 MODES = ("keep-last", "keep-first", "error")
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier: spreads time bits before mixing
 
 
 class ChunkWriter:
@@ -56,14 +67,29 @@ class ChunkWriter:
         """Store a screened, normalized batch of measurement m."""
         tag_cols = [self._column(m, key, "tag", batch) for key in batch.tags]
         field_cols = [self._column(m, key, "field", batch) for key in batch.fields]
-        stage = _stage_table(batch, tag_cols, field_cols)
+        sids = series_ids(self.con, self.catalog, m, batch, tag_cols)
+        times = batch.table.column(TIME_COLUMN).to_numpy()
+        stage = _stage_table(batch, sids, field_cols, self._complete(m, batch))
+        candidates = _duplicate_candidates(times, sids)
+        if candidates is not None:
+            stage = self._dedup(m, batch, stage, candidates, field_cols)
         self.con.register(STAGE, stage)
         try:
-            self._write_staged(m, stage, tag_cols, field_cols)
+            self._write_staged(m, batch, field_cols, int(times.min()), int(times.max()))
         finally:
             self.con.unregister(STAGE)
-            self.con.execute(f"DROP TABLE IF EXISTS {DEDUP}")
             self.con.execute(f"DROP TABLE IF EXISTS {MATCH}")
+
+    def _complete(self, m: Measurement, batch: PointBatch) -> pa.Array | None:
+        """Rows that set every field of m: with keep-last they replace a stored point whole.
+
+        None when no row can (keep-first keeps stored values; a field missing from the batch).
+        """
+        if self.mode == "keep-first" or set(m.fields) != set(batch.fields):
+            return None
+        valid = [pc.is_valid(batch.table.column(key)) for key in batch.fields]
+        full = functools.reduce(pc.and_, valid) if valid else None
+        return full.combine_chunks() if isinstance(full, pa.ChunkedArray) else full
 
     def _column(self, m: Measurement, key: str, kind: str, batch: PointBatch) -> Column:
         known = (m.tags if kind == "tag" else m.fields).get(key)
@@ -73,83 +99,83 @@ class ChunkWriter:
         return self.catalog.add_column(self.con, m, key, kind, ftype)
 
     def _write_staged(
-        self, m: Measurement, stage: pa.Table, tags: list[Column], fields: list[Column]
+        self, m: Measurement, batch: PointBatch, fields: list[Column], lo: int, hi: int
     ) -> None:
-        times = stage.column(TIME_COLUMN).cast(pa.int64()).to_numpy()
-        lo, hi = int(times.min()), int(times.max())
-        has_line = LINE_COLUMN in stage.column_names
-        source = STAGE
-        if _may_have_duplicates(times) and self._count_duplicates(tags) > 0:
-            source = self._dedup(m, tags, fields, has_line)
         overlaps = m.min_time is not None and lo <= (m.max_time or 0) and hi >= m.min_time
-        matched = self._merge_existing(m, source, tags, fields, lo, hi, has_line) if overlaps else 0
-        cols = [c.name for c in (*tags, *fields)]
-        target = ", ".join(["time", WRITE_ID_COLUMN, *cols])
-        select = ", ".join(["time", str(self.write_id), *cols])
-        anti = f" ANTI JOIN {MATCH} USING ({ROW_COLUMN})" if matched else ""
+        matched = self._merge_existing(m, batch, fields, lo, hi) if overlaps else 0
+        cols = [c.name for c in fields]
+        target = ", ".join(["time", SERIES_ID, WRITE_ID_COLUMN, *cols])
+        select = ", ".join(["time", SERIES_ID, str(self.write_id), *cols])
+        merged = f"(SELECT {ROW_COLUMN} FROM {MATCH} WHERE NOT {FULL})"
+        anti = f" ANTI JOIN {merged} USING ({ROW_COLUMN})" if matched else ""
         self.con.execute(
-            f"INSERT INTO {sql_ident(m.table)} ({target}) SELECT {select} FROM {source}{anti}"
+            f"INSERT INTO {sql_ident(m.table)} ({target}) SELECT {select} FROM {STAGE}{anti} "
+            f"WHERE {KEEP}"
         )
         self.catalog.widen_time_bounds(self.con, m, lo, hi)
 
     # --- duplicates inside the chunk ------------------------------------------------------
-    def _count_duplicates(self, tags: list[Column]) -> int:
-        """Rows minus distinct key hashes: 0 proves there are no duplicate keys."""
-        keys = ", ".join(["time", *(c.name for c in tags)])
-        row = self.con.execute(f"SELECT count(*) - count(DISTINCT hash({keys})) FROM {STAGE}")
-        return int(row.fetchall()[0][0])
-
     def _dedup(
-        self, m: Measurement, tags: list[Column], fields: list[Column], has_line: bool
-    ) -> str:
+        self,
+        m: Measurement,
+        batch: PointBatch,
+        stage: pa.Table,
+        candidates: np.ndarray,
+        fields: list[Column],
+    ) -> pa.Table:
+        """Merge rows with the same (sid, time); only candidate rows are grouped."""
         keep_last = self.mode != "keep-first"
-        pick = "arg_max" if keep_last else "arg_min"
-        keys = ", ".join(["time", *(c.name for c in tags)])
-        merged = ", ".join(f"{pick}({c.name}, {ROW_COLUMN}) AS {c.name}" for c in fields)
-        row = f"{'max' if keep_last else 'min'}({ROW_COLUMN}) AS {ROW_COLUMN}"
-        line = f", arg_max({LINE_COLUMN}, {ROW_COLUMN}) AS {LINE_COLUMN}" if has_line else ""
-        self.con.execute(
-            f"CREATE TEMP TABLE {DEDUP} AS SELECT {keys}, {merged}, {row}, "
-            f"count(*) AS _n{line} FROM {STAGE} GROUP BY {keys}"
+        suspects = pl.from_arrow(stage.filter(pa.array(candidates)).drop_columns([KEEP]))
+        assert isinstance(suspects, pl.DataFrame)
+        pick = [
+            (pl.col(c.name).drop_nulls().last() if keep_last else pl.col(c.name).drop_nulls().first())
+            for c in fields
+        ]
+        row = pl.col(ROW_COLUMN).max() if keep_last else pl.col(ROW_COLUMN).min()
+        extra = [pl.col(LINE_COLUMN).last()] if LINE_COLUMN in stage.column_names else []
+        merged = suspects.group_by([SERIES_ID, TIME_COLUMN]).agg(
+            *pick, row, *extra, pl.len().alias("_n")
         )
-        extra = self.con.execute(f"SELECT coalesce(sum(_n - 1), 0) FROM {DEDUP}").fetchall()[0]
-        count = int(extra[0])
-        if count:
-            examples = self._examples(m, DEDUP, tags, "_n > 1", has_line, "input")
-            if self.mode == "error":
-                raise CollisionError(_collision_message(count, "inside the input", examples))
-            self.collisions.within_input += count
-            self.collisions.add_examples(examples)
-        return DEDUP
+        whole = self.mode != "keep-first" and set(m.fields) == set(batch.fields)
+        present = [pl.col(c.name).is_not_null() for c in fields]
+        merged = merged.with_columns(
+            (pl.all_horizontal(present) if whole and present else pl.lit(False)).alias(FULL)
+        )
+        count = int((merged.get_column("_n") - 1).sum())
+        if count == 0:
+            return stage  # only hash look-alikes, no real duplicate
+        repeated = merged.filter(pl.col("_n") > 1).sort(TIME_COLUMN)
+        examples = self._examples(m, batch, repeated.head(self._room()), "input")
+        if self.mode == "error":
+            raise CollisionError(_collision_message(count, "inside the input", examples))
+        self.collisions.within_input += count
+        self.collisions.add_examples(examples)
+        merged = merged.with_columns(pl.lit(True).alias(KEEP))
+        kept = merged.select(stage.column_names).to_arrow().cast(stage.schema)
+        # candidate rows stay in the (zero-copy) stage but are masked out by _keep
+        masked = stage.set_column(
+            stage.column_names.index(KEEP), KEEP, pa.chunked_array([pa.array(~candidates)])
+        )
+        return pa.concat_tables([masked, kept])
 
     # --- points already stored -------------------------------------------------------------
     def _merge_existing(
-        self,
-        m: Measurement,
-        source: str,
-        tags: list[Column],
-        fields: list[Column],
-        lo: int,
-        hi: int,
-        has_line: bool,
+        self, m: Measurement, batch: PointBatch, fields: list[Column], lo: int, hi: int
     ) -> int:
-        """Merge rows whose key is already stored; returns how many (0: nothing done).
+        """Merge rows whose (sid, time) is already stored; returns how many (0: none).
 
-        The key join reads only time, tags and the write id; the merge is an UPDATE of
-        the incoming field columns by rowid, so tags are never rewritten.
+        The key join reads only time, sid and the write id of the stored rows in the
+        chunk's time range. With keep-last, an incoming row that has a value for every
+        field of the measurement replaces the stored row (DELETE by rowid, then INSERT);
+        other rows are merged field by field with an UPDATE by rowid.
         """
-        written = {c.name for c in tags}
-        on = ["e.time = s.time"]
-        for col in m.tags.values():
-            side = f"s.{col.name}" if col.name in written else "NULL"
-            on.append(f"e.{col.name} IS NOT DISTINCT FROM {side}")
         table = sql_ident(m.table)
-        key_cols = ", ".join(["rowid", "time", WRITE_ID_COLUMN, *(c.name for c in m.tags.values())])
         self.con.execute(
             f"CREATE TEMP TABLE {MATCH} AS SELECT e.rowid AS _rid, e.{WRITE_ID_COLUMN} AS _ow, "
-            f"s.{ROW_COLUMN} AS {ROW_COLUMN} FROM (SELECT {key_cols} FROM {table} "
-            f"WHERE time BETWEEN make_timestamp_ns({lo}) AND make_timestamp_ns({hi})) e "
-            f"JOIN {source} s ON {' AND '.join(on)}"
+            f"s.{ROW_COLUMN} AS {ROW_COLUMN}, s.{FULL} AS {FULL} FROM (SELECT rowid, time, {SERIES_ID}, "
+            f"{WRITE_ID_COLUMN} FROM {table} WHERE time BETWEEN make_timestamp_ns({lo}) AND "
+            f"make_timestamp_ns({hi})) e JOIN {STAGE} s ON e.{SERIES_ID} = s.{SERIES_ID} "
+            f"AND e.time = s.time WHERE s.{KEEP}"
         )
         counts = self.con.execute(
             f"SELECT count(*), count(*) FILTER (WHERE _ow = {self.write_id}) FROM {MATCH}"
@@ -157,77 +183,102 @@ class ChunkWriter:
         total, same_write = int(counts[0]), int(counts[1])
         if not total:
             return 0
-        matched = f"(SELECT s.* FROM {MATCH} JOIN {source} s USING ({ROW_COLUMN}))"
-        examples = self._examples(m, matched, tags, "TRUE", has_line, "existing")
+        line = f"s.{LINE_COLUMN}" if LINE_COLUMN in batch.table.column_names else "NULL"
+        found = pl.from_arrow(self.con.sql(
+            f"SELECT s.{ROW_COLUMN}, s.time, {line} AS {LINE_COLUMN} FROM {MATCH} "
+            f"JOIN {STAGE} s USING ({ROW_COLUMN}) ORDER BY s.time LIMIT {self._room()}"
+        ).to_arrow_table())
+        assert isinstance(found, pl.DataFrame)
+        examples = self._examples(m, batch, found, "existing")
         if self.mode == "error":
             raise CollisionError(_collision_message(total, "with stored points", examples))
         self.collisions.within_input += same_write
         self.collisions.with_existing += total - same_write
         self.collisions.add_examples(examples)
+        # rows that replace every field: delete the stored row, the new one is inserted
+        # (an UPDATE would make the next checkpoint rewrite every touched row group)
+        self.con.execute(
+            f"DELETE FROM {table} WHERE time BETWEEN make_timestamp_ns({lo}) AND "
+            f"make_timestamp_ns({hi}) AND rowid IN (SELECT _rid FROM {MATCH} WHERE {FULL})"
+        )
         first, second = ("e", "x") if self.mode == "keep-first" else ("x", "e")
         sets = [f"{c.name} = coalesce({first}.{c.name}, {second}.{c.name})" for c in fields]
         sets.append(f"{WRITE_ID_COLUMN} = {self.write_id}")
         self.con.execute(
             f"UPDATE {table} AS e SET {', '.join(sets)} FROM (SELECT mt._rid, s.* FROM {MATCH} mt "
-            f"JOIN {source} s USING ({ROW_COLUMN})) x WHERE e.rowid = x._rid"
+            f"JOIN {STAGE} s USING ({ROW_COLUMN}) WHERE NOT mt.{FULL}) x WHERE e.rowid = x._rid"
         )
         return total
 
+    def _room(self) -> int:
+        """How many examples are still wanted (at least 1 for an error message)."""
+        return max(MAX_EXAMPLES - len(self.collisions.examples), 1)
+
     def _examples(
-        self,
-        m: Measurement,
-        relation: str,
-        tags: list[Column],
-        where: str,
-        has_line: bool,
-        source: str,
+        self, m: Measurement, batch: PointBatch, found: pl.DataFrame, source: str
     ) -> list[dict[str, Any]]:
-        room = MAX_EXAMPLES - len(self.collisions.examples)
-        if room <= 0 and self.mode != "error":
+        """Example dicts for a few colliding rows: their tags come from the input rows."""
+        if len(self.collisions.examples) >= MAX_EXAMPLES and self.mode != "error":
             return []
-        cols = ", ".join(["epoch_ns(time)", *(c.name for c in tags)])
-        line = LINE_COLUMN if has_line else "NULL"
-        rows = self.con.execute(
-            f"SELECT {cols}, {line} FROM {relation} WHERE {where} "
-            f"ORDER BY time LIMIT {max(room, 1)}"
-        ).fetchall()
+        rns = found.get_column(ROW_COLUMN).to_numpy()
+        tags: list[dict[str, Any]] = [{} for _ in rns]
+        if batch.tags:
+            tags = batch.table.select(list(batch.tags)).take(pa.array(rns)).to_pylist()
+        times = found.get_column(TIME_COLUMN).cast(pl.Int64).to_list()
+        lines = (
+            found.get_column(LINE_COLUMN).to_list()
+            if LINE_COLUMN in found.columns
+            else [None] * len(rns)
+        )
         return [
             {
                 "measurement": m.name,
-                "tags": {c.key: v for c, v in zip(tags, row[1:-1], strict=True) if v is not None},
-                "time": row[0],
-                "line": row[-1],
+                "tags": {k: v for k, v in row_tags.items() if v is not None},
+                "time": t,
+                "line": line,
                 "source": source,
             }
-            for row in rows
+            for row_tags, t, line in zip(tags, times, lines, strict=True)
         ]
 
 
-def _stage_table(batch: PointBatch, tags: list[Column], fields: list[Column]) -> pa.Table:
-    """Arrow chunk renamed to physical column names, with input order and time as ts[ns]."""
+def _stage_table(
+    batch: PointBatch, sids: np.ndarray, fields: list[Column], complete: pa.Array | None
+) -> pa.Table:
+    """The rows as they are stored: time as ts[ns], sid, physical field names, input order,
+    and whether the row sets every field (`_full`)."""
     table = batch.table
-    arrays = {TIME_COLUMN: table.column(TIME_COLUMN).cast(pa.timestamp("ns"))}
-    for key, col in zip(batch.tags, tags, strict=True):
-        arrays[col.name] = table.column(key)
+    arrays = {
+        TIME_COLUMN: table.column(TIME_COLUMN).cast(pa.timestamp("ns")),
+        SERIES_ID: pa.chunked_array([pa.array(sids, pa.int64())]),
+    }
     for key, col in zip(batch.fields, fields, strict=True):
         arrays[col.name] = table.column(key)
     arrays[ROW_COLUMN] = pa.chunked_array([pa.array(np.arange(table.num_rows, dtype=np.int64))])
+    if complete is None:
+        complete = pa.array(np.zeros(table.num_rows, dtype=bool))
+    arrays[FULL] = pa.chunked_array([complete])
+    arrays[KEEP] = pa.chunked_array([pa.array(np.ones(table.num_rows, dtype=bool))])
     if LINE_COLUMN in table.column_names:
         arrays[LINE_COLUMN] = table.column(LINE_COLUMN)
     return pa.table(arrays)
 
 
-def _may_have_duplicates(times: np.ndarray) -> bool:
-    """Cheap pre-check: without two equal timestamps there can be no duplicate key."""
-    if len(times) < 2:
-        return False
-    diffs = np.diff(times)
-    if (diffs > 0).all():
-        return False
-    if (diffs >= 0).all():
-        return True  # sorted with equal neighbours
-    ordered = np.sort(times)
-    return bool((ordered[1:] == ordered[:-1]).any())
+def _duplicate_candidates(times: np.ndarray, sids: np.ndarray) -> np.ndarray | None:
+    """Rows that may share (sid, time) with another row; None when none can.
+
+    Strictly increasing times (time-ordered input) prove there is none. Otherwise the
+    two keys are mixed into one 64-bit value and values seen twice are flagged: every
+    real duplicate is flagged; the rare look-alike is sorted out by the exact group-by.
+    """
+    if len(times) < 2 or (np.diff(times) > 0).all():
+        return None
+    mixed = (times.view(np.uint64) * GOLDEN) ^ sids.view(np.uint64)
+    ordered = np.sort(mixed)  # a plain sort: cheaper than unique's argsort
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    if len(repeated) == 0:
+        return None
+    return np.isin(mixed, np.unique(repeated))
 
 
 def _collision_message(count: int, where: str, examples: list[dict[str, Any]]) -> str:
