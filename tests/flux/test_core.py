@@ -252,3 +252,38 @@ def test_common_predicates_compile_to_polars(source: str) -> None:
     fast = row_fn.filter_mask(df).to_list()
     slow = [v is True for v in row_fn.eval_rows(df)]
     assert fast == slow
+
+
+def _regroup_one_table_at_a_time(pieces: list) -> list:
+    """Reference for core.regroup: split each input on its own, merge equal keys."""
+    from fluxlab.flux.stdlib.core import _key_identity
+    from fluxlab.flux.table import Table
+
+    merged: dict = {}
+    for key, df in pieces:
+        for part in df.partition_by(list(key), maintain_order=True) if key and df.height else [df]:
+            table = Table.from_frame(part, key)
+            ident = (tuple(sorted(key)), _key_identity(table))
+            merged.setdefault(ident, (key, [], table.key_values))[1].append(part)
+    return [(k, v, pl.concat(f, how="diagonal")) for k, f, v in merged.values()]
+
+
+def test_regroup_of_many_tables_equals_splitting_each_table() -> None:
+    """Runs of same-schema inputs are split by one partition: same tables, same order,
+    same rows as splitting every input table separately (mixed schemas and empties)."""
+    from fluxlab.flux.stdlib.core import regroup
+
+    pieces = []
+    for i in range(40):
+        df = pl.DataFrame({"g": [f"k{(i + j) % 5}" for j in range(6)], "v": list(range(6))})
+        if i % 7 == 3:
+            df = df.with_columns(pl.lit(i).alias("extra"))
+        if i % 11 == 5:
+            df = df.head(0)
+        pieces.append((("g",) if i % 13 else (), df))
+    got = regroup(pieces).tables
+    want = _regroup_one_table_at_a_time(pieces)
+    assert len(got) == len(want) > 5
+    for t, (key, values, df) in zip(got, want, strict=True):
+        assert (t.key, t.key_values) == (key, values)
+        assert t.df.equals(df)

@@ -418,10 +418,36 @@ class _Compiler:
             raise NotCompilable("call of a non-native function")
         impl = VECTOR_NATIVES.get((fn.package, fn.name))
         if impl is None:
-            raise NotCompilable(f"no vector form of {fn.package}.{fn.name}")
+            record_impl = RECORD_NATIVES.get((fn.package, fn.name))
+            if record_impl is None:
+                raise NotCompilable(f"no vector form of {fn.package}.{fn.name}")
+            return record_impl(self.owner.ctx, self._record_args(node))
         props = node.arguments.properties if node.arguments else []
         args = {p.name: self.compile(p.value or ast.Identifier(p.name)) for p in props}
         return impl(args)
+
+    def _record_args(self, node: ast.CallExpression) -> dict[str, Any]:
+        """Arguments for a RECORD_NATIVES compiler: constants stay Flux values, record
+        literals built from the row become dicts of compiled columns."""
+        args: dict[str, Any] = {}
+        for prop in node.arguments.properties if node.arguments else []:
+            value = prop.value or ast.Identifier(prop.name)
+            if not _uses(value, self.param):
+                interp = self.owner.ctx.interpreter
+                if interp is None:
+                    raise NotCompilable("no interpreter")
+                try:
+                    args[prop.name] = interp.eval(value, self.scope)
+                except FluxError as exc:
+                    raise NotCompilable(str(exc)) from exc
+            elif isinstance(value, ast.ObjectExpression) and value.with_ is None:
+                args[prop.name] = {
+                    p.name: self.compile(p.value or ast.Identifier(p.name))
+                    for p in value.properties
+                }
+            else:
+                args[prop.name] = self.compile(value)
+        return args
 
 
 def _uses(node: Any, name: str) -> bool:
@@ -587,3 +613,16 @@ VECTOR_NATIVES: dict[tuple[str, str], NativeCompiler] = {
         lambda v, s: v.str.contains(s, literal=True), "substr"
     ),
 }
+
+
+# Natives whose arguments include records (e.g. geo.ST_Distance(region: p, geometry:
+# {lat: r.lat, lon: r.lon})): the compiler receives the query context and arguments
+# that are Flux constants, Compiled columns, or dicts of Compiled (record literals
+# built from the row). Registered by the stdlib module that owns the function.
+RecordNativeCompiler = Callable[["Context", dict[str, Any]], Compiled]
+RECORD_NATIVES: dict[tuple[str, str], RecordNativeCompiler] = {}
+
+
+def register_record_native(package: str, name: str, impl: RecordNativeCompiler) -> None:
+    """Let `map`/`filter` run `package.name` over whole columns (see RECORD_NATIVES)."""
+    RECORD_NATIVES[(package, name)] = impl

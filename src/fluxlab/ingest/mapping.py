@@ -3,6 +3,8 @@
 Example (the Hartford police incidents file)::
 
     measurement = "incidents"             # or: measurement_column = "Type"
+    geo = { point = "geom", level = 10 }  # s2_cell_id tag from "(lat, lon)" (or lat=, lon=);
+                                          # rows with bad coordinates are rejected
 
     [csv]                                 # optional
     delimiter = ","
@@ -46,6 +48,7 @@ from typing import Any
 
 import polars as pl
 
+from fluxlab.ingest.geotag import GeoSpec, geo_plan
 from fluxlab.ingest.rowplan import FieldPlan, RowPlan, TagPlan
 from fluxlab.ingest.transforms import clean, extract, parse_field_type
 from fluxlab.model.points import FieldType
@@ -90,6 +93,7 @@ class Mapping:
     ignore: tuple[str, ...] = ()
     delimiter: str = ","
     skip_lines: int = 0
+    geo: GeoSpec | None = None
 
     def columns_used(self) -> list[str]:
         used: list[str] = []
@@ -98,6 +102,8 @@ class Mapping:
         if self.time:
             used.extend(self.time.columns)
         used.extend(s.column for s in (*self.tags, *self.fields))
+        if self.geo is not None:
+            used.extend(self.geo.columns())
         used.extend(self.ignore)
         return used
 
@@ -126,8 +132,10 @@ class Mapping:
             parts = [clean(pl.col(c), trim=self.trim, nulls=self.nulls) for c in self.time.columns]
             time_raw = parts[0] if len(parts) == 1 else pl.concat_str(parts, separator=" ")
         time_spec = self.time
+        tags = [TagPlan(s.key, s.column, cleaned(s)) for s in self.tags]
+        geo = geo_plan(self.geo, trim=self.trim, nulls=self.nulls) if self.geo else None
         return RowPlan(
-            tags=[TagPlan(s.key, s.column, cleaned(s)) for s in self.tags],
+            tags=[*tags, geo.tag] if geo else tags,
             fields=[FieldPlan(s.key, s.column, cleaned(s), s.ftype) for s in self.fields],
             time_raw=time_raw,
             time_source="+".join(time_spec.columns) if time_spec else "time",
@@ -149,6 +157,8 @@ class Mapping:
             raw_columns=tuple(header),
             used_columns=tuple(dict.fromkeys(c for c in self.columns_used() if c not in self.ignore)),
             delimiter=self.delimiter,
+            extra_columns=geo.extra_columns if geo else [],
+            extra_checks=geo.checks if geo else [],
         )
 
 
@@ -162,7 +172,7 @@ def load_mapping(path: str | Path) -> Mapping:
     return mapping_from_dict(data, origin=str(path))
 
 
-_TOP_KEYS = {"measurement", "measurement_column", "time", "tags", "fields", "clean", "csv"}
+_TOP_KEYS = {"measurement", "measurement_column", "time", "tags", "fields", "clean", "csv", "geo"}
 
 
 def mapping_from_dict(data: MappingABC[str, Any], origin: str = "<mapping>") -> Mapping:
@@ -183,6 +193,12 @@ def mapping_from_dict(data: MappingABC[str, Any], origin: str = "<mapping>") -> 
     clash = {s.key for s in tags} & {s.key for s in fields}
     if clash:
         raise MappingError(f"{origin}: keys used as both tag and field: {sorted(clash)}")
+    geo = _geo_spec(data.get("geo"), origin)
+    if geo is not None and geo.tag in {s.key for s in (*tags, *fields)}:
+        raise MappingError(
+            f"{origin}: geo writes the tag {geo.tag!r}, which [tags]/[fields] already define; "
+            "remove one or set geo tag = \"other_name\""
+        )
     cleaning = _table(data.get("clean", {}), "clean", origin)
     csv_opts = _table(data.get("csv", {}), "csv", origin)
     delimiter = str(csv_opts.get("delimiter", ","))
@@ -200,7 +216,33 @@ def mapping_from_dict(data: MappingABC[str, Any], origin: str = "<mapping>") -> 
         ignore=tuple(str(v) for v in cleaning.get("ignore", [])),
         delimiter=delimiter,
         skip_lines=int(csv_opts.get("skip_lines", 0)),
+        geo=geo,
     )
+
+
+_GEO_KEYS = {"lat", "lon", "point", "level", "tag"}
+
+
+def _geo_spec(value: Any, origin: str) -> GeoSpec | None:
+    """`geo = {lat = "..", lon = "..", level = 10}` or `geo = {point = "geom", level = 10}`."""
+    if value is None:
+        return None
+    table = _table(value, "geo", origin)
+    unknown = sorted(set(table) - _GEO_KEYS)
+    if unknown:
+        raise MappingError(f"{origin}: geo: unknown key(s) {unknown}; allowed: {sorted(_GEO_KEYS)}")
+    level = table.get("level", 10)
+    if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 30:
+        raise MappingError(f"{origin}: geo level must be an integer from 0 to 30, got {level!r}")
+    point, lat, lon = table.get("point"), table.get("lat"), table.get("lon")
+    if bool(point) == bool(lat or lon) or (not point and not (lat and lon)):
+        raise MappingError(
+            f"{origin}: geo needs either lat = \"Column\" and lon = \"Column\", or "
+            "point = \"Column\" holding \"(lat, lon)\""
+        )
+    tag = str(table.get("tag", "s2_cell_id"))
+    return GeoSpec(level=level, lat=lat and str(lat), lon=lon and str(lon),
+                   point=point and str(point), tag=tag)
 
 
 def _table(value: Any, name: str, origin: str) -> MappingABC[str, Any]:

@@ -62,6 +62,10 @@ class RowPlan:
     raw_columns: Sequence[str] = field(default_factory=tuple)
     used_columns: Sequence[str] = field(default_factory=tuple)  # raw columns the exprs read
     delimiter: str = ","
+    # Extra named expressions over the raw block kept in the work frame, and extra
+    # checks over it (after the built-in ones); used by mapping `geo` tagging.
+    extra_columns: list[pl.Expr] = field(default_factory=list)
+    extra_checks: list[tuple[pl.Expr, str, pl.Expr, pl.Expr]] = field(default_factory=list)
 
 
 @dataclass
@@ -88,6 +92,7 @@ def apply_plan(
         *([plan.time_raw.alias("time_raw")] if plan.time_raw is not None else []),
         *([plan.measurement_raw.alias("m")] if plan.measurement_raw is not None else []),
         *([plan.field_name_raw.alias("fname")] if plan.field_name_raw is not None else []),
+        *plan.extra_columns,
     )
     work = work.with_columns(_time_column(work, plan))
     work = work.with_columns(
@@ -173,6 +178,7 @@ def _checks(plan: RowPlan) -> list[Check]:
                 pl.lit(type_error_reason(f.ftype)),
             )
         )
+    checks.extend(plan.extra_checks)
     if plan.fields:
         names = ", ".join(f.source for f in plan.fields)
         no_fields = pl.all_horizontal([pl.col(f"v{i}").is_null() for i in range(len(plan.fields))])

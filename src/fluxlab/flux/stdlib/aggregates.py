@@ -591,6 +591,12 @@ def _fill_empty_with_null(out: Stream, tables: Stream, column: str) -> list[Tabl
 @builtin("universe", pipe="tables")
 def distinct(ctx: Any, tables: Stream, column: str = "_value") -> Stream:
     """Distinct values of `column` (null included) as `_value`, with the group key."""
+    from fluxlab.flux.stdlib.from_store import StoreSource, push_aggregate
+
+    if isinstance(tables, StoreSource):  # schema.tagValues on the store: see from_store
+        pushed = push_aggregate(ctx, tables, "distinct", {"column": column})
+        if pushed is not None:
+            return pushed
     results = []
     for b in tagged_frames(tables):
         require_column(b.frame, column, "distinct")

@@ -7,7 +7,7 @@ column keeps them apart), so per-row work is always vectorized.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import polars as pl
@@ -16,7 +16,7 @@ from fluxlab.flux.context import Context
 from fluxlab.flux.errors import FluxRuntimeError, FluxTypeError
 from fluxlab.flux.operators import add_duration
 from fluxlab.flux.registry import builtin, register_value
-from fluxlab.flux.stdlib.from_store import StoreSource, push_filter, push_range
+from fluxlab.flux.stdlib.from_store import StoreSource, push_aggregate, push_filter, push_range
 from fluxlab.flux.table import TIME_TYPE, Stream, Table
 from fluxlab.flux.values import Dictionary, Duration, Time, type_name
 
@@ -64,20 +64,25 @@ def apply_by_schema(
         if len(indices) == 1:
             out[indices[0]] = result.drop(TID)
             continue
-        parts = {
-            p.get_column(TID)[0]: p.drop(TID)
-            for p in result.partition_by(TID, maintain_order=True)
-        }
+        # as_dict + include_key=False: no per-table drop(); the empty default is built
+        # once (it used to be evaluated for every table: a full-frame drop each time)
+        parts = result.partition_by(TID, maintain_order=True, include_key=False, as_dict=True)
+        blank = result.head(0).drop(TID)
         for i in indices:
-            out[i] = parts.get(i, result.drop(TID).clear())
+            out[i] = parts.get((i,), blank)
     return [(t, out[i]) for i, t in enumerate(stream.tables)]
 
 
 def regroup(tables: Iterable[tuple[tuple[str, ...], pl.DataFrame]]) -> Stream:
     """Tables from (key columns, rows); rows whose key values differ are split and
-    tables with equal keys are merged, keeping first-seen order."""
+    tables with equal keys are merged, keeping first-seen order.
+
+    Consecutive inputs with the same key columns and schema are concatenated and split
+    by one partition (not one per input table): rows keep their stream order, so the
+    merged tables and their order are the same as splitting each input on its own.
+    """
     merged: dict[tuple[Any, ...], tuple[tuple[str, ...], list[pl.DataFrame], tuple[Any, ...]]] = {}
-    for key, df in tables:
+    for key, df in _same_schema_runs(tables):
         parts = df.partition_by(list(key), maintain_order=True) if key and df.height else [df]
         for part in parts:
             table = Table.from_frame(part, key)
@@ -91,6 +96,28 @@ def regroup(tables: Iterable[tuple[tuple[str, ...], pl.DataFrame]]) -> Stream:
         df = frames[0] if len(frames) == 1 else _concat_diagonal(frames)
         out.append(Table(key, values, df))
     return Stream(out)
+
+
+def _same_schema_runs(
+    tables: Iterable[tuple[tuple[str, ...], pl.DataFrame]],
+) -> Iterator[tuple[tuple[str, ...], pl.DataFrame]]:
+    """Runs of consecutive (key, rows) with equal key columns and schema, concatenated;
+    empty frames stay on their own (they carry no rows to split)."""
+    run_key: tuple[Any, ...] | None = None
+    run: list[pl.DataFrame] = []
+    key: tuple[str, ...] = ()
+    for key_now, df in tables:
+        sig = (key_now, tuple(df.schema.items())) if df.height else None
+        if run and (sig is None or sig != run_key):
+            yield key, run[0] if len(run) == 1 else pl.concat(run, how="vertical", rechunk=True)
+            run = []
+        if sig is None:
+            yield key_now, df
+            continue
+        run_key, key = sig, key_now
+        run.append(df)
+    if run:
+        yield key, run[0] if len(run) == 1 else pl.concat(run, how="vertical", rechunk=True)
 
 
 def _key_identity(table: Table) -> tuple[Any, ...]:
@@ -259,6 +286,10 @@ def drop(ctx: Context, tables: Stream, columns: Any = None, fn: Any = None) -> S
 @builtin("universe", pipe="tables")
 def keep(ctx: Context, tables: Stream, columns: Any = None, fn: Any = None) -> Stream:
     """Keep only some columns (by name, or where `fn(column)` is true)."""
+    if isinstance(tables, StoreSource) and fn is None:  # schema.tagValues on the store
+        pushed = push_aggregate(ctx, tables, "keep", {"columns": columns})
+        if pushed is not None:
+            return pushed
     out = []
     for t in tables:
         names = _matching(ctx, t.columns, fn) if fn is not None else _columns_arg(columns or [])
@@ -341,6 +372,10 @@ def set_(ctx: Context, tables: Stream, key: str, value: str) -> Stream:
 @builtin("universe", pipe="tables")
 def group(ctx: Context, tables: Stream, columns: Any = None, mode: str = "by") -> Stream:
     """Regroup rows by the given columns (mode "by") or by all others ("except")."""
+    if isinstance(tables, StoreSource):  # calls from stdlib code bypass the interpreter
+        pushed = push_aggregate(ctx, tables, "group", {"columns": columns or [], "mode": mode})
+        if pushed is not None:
+            return pushed
     names = _columns_arg(columns if columns is not None else [])
     if mode not in ("by", "except"):
         raise FluxRuntimeError(f'group: mode must be "by" or "except", got {mode!r}')

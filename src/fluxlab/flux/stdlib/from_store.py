@@ -25,7 +25,7 @@ from fluxlab.flux.errors import FluxRuntimeError
 from fluxlab.flux.registry import builtin
 from fluxlab.flux.scope import Closure
 from fluxlab.flux.table import TIME_TYPE, Stream, Table
-from fluxlab.flux.values import Regex, Time
+from fluxlab.flux.values import Duration, Regex, Time
 from fluxlab.storage.predicate import And, Cmp, Not, Or, Predicate
 
 
@@ -36,6 +36,7 @@ class ScanPlan:
     stop: Time | None = None
     predicate: Predicate | None = None
     residual_filters: list[Any] = field(default_factory=list)  # applied after the scan
+    ops: list[tuple[str, Any]] = field(default_factory=list)  # pending group/truncate, replayed
 
 
 class StoreSource(Stream):
@@ -62,6 +63,16 @@ class StoreSource(Stream):
 
     @property
     def pending(self) -> bool:
+        """Not read yet and still a plain scan: range/filter (and geo) may refine the plan.
+
+        False once a group/truncate is deferred in `plan.ops`: refining the scan then
+        would apply after those, which is only done by push_aggregate (see `unread`).
+        """
+        return self._tables is None and not self.plan.ops
+
+    @property
+    def unread(self) -> bool:
+        """Nothing read yet (deferred ops may be pending)."""
         return self._tables is None
 
     def __repr__(self) -> str:
@@ -133,6 +144,7 @@ def read_plan(ctx: Context, plan: ScanPlan) -> Stream:
         stop_ns=plan.stop.ns if plan.stop else None,
         predicate=plan.predicate,
     )
+    _check_row_cap(ctx, sum(t.num_rows for t in arrow_tables), plan.bucket)
     tables: list[Table] = []
     for arrow in arrow_tables:
         frame = pl.from_arrow(arrow)
@@ -144,7 +156,35 @@ def read_plan(ctx: Context, plan: ScanPlan) -> Stream:
         from fluxlab.flux.stdlib.core import filter_
 
         stream = filter_(ctx, stream, fn)
+    return _replay_ops(ctx, stream, plan.ops)
+
+
+def _replay_ops(ctx: Context, stream: Stream, ops: list[tuple[str, Any]]) -> Stream:
+    """Run the deferred group/keep/truncateTimeColumn calls for real (nothing was pushed)."""
+    from fluxlab.flux.stdlib.core import group, keep
+    from fluxlab.flux.stdlib.windows import truncateTimeColumn
+
+    for name, arg in ops:
+        if name == "group":
+            stream = group(ctx, stream, columns=list(arg), mode="by")
+        elif name == "keep":
+            stream = keep(ctx, stream, columns=list(arg))
+        else:
+            stream = truncateTimeColumn(ctx, stream, unit=arg)
     return stream
+
+
+def _check_row_cap(ctx: Context, rows: int, bucket: str) -> None:
+    """Stop before a scan's rows are split into tables when they exceed the query's cap
+    (`LimitedContext.max_rows`): splitting and later steps multiply the memory used."""
+    cap = getattr(ctx, "max_rows", None)
+    if cap is not None and rows > cap:
+        from fluxlab.flux.limits import QueryLimitError
+
+        raise QueryLimitError(
+            f'query read {rows:,} rows from bucket "{bucket}", more than its limit of '
+            f"{cap:,} rows; narrow the range() or filter(), aggregate earlier, or raise the limit"
+        )
 
 
 def _series_order(table: Table) -> tuple[bytes, str]:
@@ -168,11 +208,18 @@ def _series_tables(frame: pl.DataFrame, plan: ScanPlan) -> list[Table]:
         [*bounds, pl.col("_time").cast(TIME_TYPE), "_value", "_field", "_measurement", *tags]
     )
     out = []
-    for part in frame.partition_by(["_measurement", "_field", *tags], maintain_order=True):
-        present = [t for t in tags if part.get_column(t).null_count() < part.height]
-        part = part.drop([t for t in tags if t not in present])
+    # A series has a tag in every row or in none: split once per pattern of present
+    # tags (few), drop the absent tag columns there, then split into series.
+    pattern = pl.concat_str([pl.col(t).is_not_null().cast(pl.String) for t in tags]) if tags \
+        else pl.lit("")
+    for (_,), same in frame.with_columns(pattern.alias("__tags")).partition_by(
+        "__tags", maintain_order=True, include_key=False, as_dict=True
+    ).items():
+        present = [t for t in tags if same.get_column(t)[0] is not None]
+        same = same.drop([t for t in tags if t not in present])
         key = ("_start", "_stop", "_field", "_measurement", *sorted(present))
-        out.append(Table.from_frame(part, key))
+        for part in same.partition_by(["_measurement", "_field", *present], maintain_order=True):
+            out.append(Table.from_frame(part, key))
     return out
 
 
@@ -181,14 +228,15 @@ def _series_tables(frame: pl.DataFrame, plan: ScanPlan) -> list[Table]:
 
 def push_range(source: StoreSource, start: Time, stop: Time) -> StoreSource | None:
     """`from |> range`: bounds go into the scan (only the first range is pushed)."""
-    if not source.pending or source.plan.start is not None:
+    if not source.pending or source.plan.start is not None or source.plan.ops:
         return None
     return source.refined(start=start, stop=stop)
 
 
 def push_filter(ctx: Context, source: StoreSource, fn: Any) -> StoreSource | None:
     """`from |> range |> filter`: translate the lambda into a storage predicate."""
-    if not source.pending or source.plan.start is None or source.plan.residual_filters:
+    plan = source.plan
+    if not source.pending or plan.start is None or plan.residual_filters or plan.ops:
         return None
     translated = translate_filter(ctx, fn)
     if translated is None:
@@ -306,7 +354,23 @@ def push_aggregate(
     fully pushed down and the call uses only default arguments.
     """
     plan = source.plan
-    if fn_name not in PUSHABLE_AGGREGATES or not source.pending or plan.start is None:
+    if not source.unread or plan.start is None or plan.residual_filters:
+        return None
+    if fn_name == "group":
+        return _defer_group(ctx, source, args)
+    if fn_name == "keep":
+        return _defer_keep(ctx, source, args)
+    if fn_name == "distinct":
+        return _push_distinct(ctx, source, args)
+    if any(name == "keep" for name, _ in plan.ops):
+        return None
+    if fn_name == "truncateTimeColumn":
+        return _defer_truncate(ctx, source, args)
+    if fn_name == "aggregateWindow":
+        return _push_aggregate_window(ctx, source, args)
+    if plan.ops:
+        return _push_grouped(ctx, source, fn_name, args)
+    if fn_name not in PUSHABLE_AGGREGATES:
         return None
     if plan.residual_filters or any(v != "_value" for v in args.values()):
         return None
@@ -353,3 +417,400 @@ def _aggregate_tables(
         present = [t for t in tags if t in part.columns]
         out.append(Table.from_frame(part, ("_start", "_stop", "_field", "_measurement", *present)))
     return out
+
+
+# ----------------------------------------------------------------------------- grouped aggregates
+
+GROUPED_AGGREGATES = frozenset({"count", "sum", "mean"})
+_CONSTANT_COLUMNS = ("_start", "_stop")
+_TIME_KEY = "_time"
+
+
+def _defer_group(ctx: Context, source: StoreSource, args: dict[str, Any]) -> StoreSource | None:
+    """`|> group(columns: [...])` on a pending scan: remembered, run or pushed later.
+
+    Only mode "by" with series columns (_measurement, _field, tags, _start, _stop, and
+    _time after truncateTimeColumn) is deferred; anything else runs normally.
+    """
+    plan = source.plan
+    columns = args.get("columns", [])
+    if set(args) - {"columns", "mode"} or args.get("mode", "by") != "by":
+        return None
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        return None
+    if any(name == "group" for name, _ in plan.ops) or "_value" in columns:
+        return None
+    if any(name == "keep" for name, _ in plan.ops) and columns:
+        return None  # only `keep |> group() |> distinct` (schema.tagValues) is pushed
+    truncated = any(name == "truncate" for name, _ in plan.ops)
+    if _TIME_KEY in columns and not truncated:
+        return None
+    return source.refined(ops=[*plan.ops, ("group", tuple(columns))])
+
+
+def _defer_truncate(
+    ctx: Context, source: StoreSource, args: dict[str, Any]
+) -> StoreSource | None:
+    """`|> truncateTimeColumn(unit:)` with a fixed unit in UTC: deferred (see _defer_group)."""
+    unit = args.get("unit")
+    if set(args) - {"unit"} or source.plan.ops or not isinstance(unit, Duration):
+        return None
+    if not unit.is_fixed() or unit.total_ns() <= 0 or not _utc(ctx):
+        return None
+    return source.refined(ops=[("truncate", unit)])
+
+
+def _utc(ctx: Context) -> bool:
+    location = ctx.location
+    offset = location.get("offset")
+    no_offset = offset is None or (isinstance(offset, Duration) and offset == Duration())
+    return location.get("zone") in ("UTC", "", None) and no_offset
+
+
+def _push_grouped(
+    ctx: Context, source: StoreSource, fn_name: str, args: dict[str, Any]
+) -> Stream | None:
+    """`[truncateTimeColumn |>] group(columns:) |> count/sum/mean` from per-series partials.
+
+    The store returns one row per series, field (and time bucket); they are combined
+    here in the order the unpushed path would first meet each group (series order,
+    then time), so the tables, keys, columns and types are the same.
+    """
+    from fluxlab.storage.pushdown import series_partials
+
+    plan = source.plan
+    groups = [arg for name, arg in plan.ops if name == "group"]
+    if fn_name not in GROUPED_AGGREGATES or not groups or set(args) - {"column"}:
+        return None
+    if args.get("column", "_value") != "_value":
+        return None
+    columns = list(groups[0])
+    truncate = next((arg for name, arg in plan.ops if name == "truncate"), None)
+    bucket_ns = truncate.total_ns() if truncate is not None and _TIME_KEY in columns else None
+    assert plan.start is not None and plan.stop is not None
+    if bucket_ns is not None and columns == [_TIME_KEY]:
+        return _push_time_buckets(ctx, plan, bucket_ns, fn_name)
+    try:
+        partials = series_partials(
+            ctx.source, plan.bucket, start_ns=plan.start.ns, stop_ns=plan.stop.ns,
+            predicate=plan.predicate, bucket_ns=bucket_ns,
+        )
+    except Exception as exc:  # noqa: BLE001 - storage errors become Flux errors
+        raise FluxRuntimeError(f"{fn_name}: {exc}") from exc
+    if len(partials) > 1:
+        return None  # several value types would meet in one group: let Flux report it
+    if not partials:
+        return Stream()
+    ftype, arrow = partials[0]
+    if fn_name in ("sum", "mean") and "sum" not in arrow.column_names:
+        return None  # sum of strings/booleans: the unpushed path raises Flux's error
+    frame = pl.from_arrow(arrow)
+    assert isinstance(frame, pl.DataFrame)
+    return _combine_partials(frame, plan, columns, fn_name)
+
+
+def _combine_partials(
+    frame: pl.DataFrame, plan: ScanPlan, columns: list[str], fn_name: str
+) -> Stream:
+    assert plan.start is not None and plan.stop is not None
+    tags = [c for c in frame.columns if c not in ("_measurement", "_field", "_time", "count",
+                                                  "sum", "min", "max")]
+    frame = _with_series_rank(frame, tags)
+    order = ["__rank", _TIME_KEY] if _TIME_KEY in frame.columns else ["__rank"]
+    frame = frame.sort(order)
+    bounds = {
+        "_start": pl.lit(plan.start.ns, pl.Int64).cast(TIME_TYPE),
+        "_stop": pl.lit(plan.stop.ns, pl.Int64).cast(TIME_TYPE),
+    }
+    known = {"_measurement", "_field", _TIME_KEY, *tags, *bounds}
+    keys = [c for c in columns if c in known]
+    frame = frame.with_columns(
+        [expr.alias(name) for name, expr in bounds.items() if name in keys]
+        + ([pl.col(_TIME_KEY).cast(TIME_TYPE)] if _TIME_KEY in frame.columns else [])
+    )
+    value = {
+        "count": pl.col("count").sum().cast(pl.Int64),
+        "sum": pl.col("sum").sum().cast(frame.schema.get("sum", pl.Float64)),
+        "mean": (pl.col("sum").sum().cast(pl.Float64) / pl.col("count").sum()),
+    }[fn_name].alias("_value")
+    if not keys:
+        out = frame.select(value)
+        return Stream([Table((), (), out)])
+    reduced = frame.group_by(keys, maintain_order=True).agg(value)
+    tables = []
+    for part in reduced.partition_by(keys, maintain_order=True):
+        present = [k for k in keys if part.get_column(k)[0] is not None]
+        tables.append(Table.from_frame(part.select([*present, "_value"]), present))
+    return Stream(tables)
+
+
+def _with_series_rank(frame: pl.DataFrame, tags: list[str]) -> pl.DataFrame:
+    """`__rank`: position of each row's (series, field) in `_series_order`.
+
+    Computed on the distinct series (hundreds) and joined back, not per partial row.
+    """
+    ident = ["_measurement", "_field", *tags]
+    parts = [pl.col("_measurement")]
+    for tag in sorted(tags):
+        parts.append(pl.concat_str([pl.lit(f",{tag}="), pl.col(tag)]).fill_null(""))
+    series = frame.select(ident).unique().with_columns(pl.concat_str(parts).alias("__series"))
+    series = series.sort(["__series", "_field"]).with_row_index("__rank").drop("__series")
+    return frame.join(series, on=ident, how="left", nulls_equal=True)
+
+
+# ----------------------------------------------------------------------------- aggregateWindow
+
+_WINDOW_FNS = {"count", "sum", "mean"}
+
+
+def _push_aggregate_window(
+    ctx: Context, source: StoreSource, args: dict[str, Any]
+) -> Stream | None:
+    """`[group(columns:) |>] aggregateWindow(every:, fn: count|sum|mean)` in the store.
+
+    Only the defaults of the other parameters (UTC, no offset, period = every,
+    _value, timeSrc _stop, timeDst _time) are pushed. Output: per group (or series)
+    one row per window of [start, stop), empty windows included unless createEmpty is
+    false, columns like the unpushed fast path (key columns, _start, _stop, _value,
+    _time = window stop clipped to the range).
+    """
+    from fluxlab.flux.registry import NativeFunction
+    from fluxlab.storage.pushdown import series_partials
+
+    plan = source.plan
+    every, fn = args.get("every"), args.get("fn")
+    create_empty = args.get("createEmpty", True)
+    if set(args) - {"every", "fn", "createEmpty"} or not isinstance(create_empty, bool):
+        return None
+    if not isinstance(fn, NativeFunction) or fn.package != "universe" or fn.name not in _WINDOW_FNS:
+        return None
+    if not isinstance(every, Duration) or not every.is_fixed() or every.total_ns() <= 0:
+        return None
+    if any(name != "group" for name, _ in plan.ops) or not _utc(ctx):
+        return None
+    assert plan.start is not None and plan.stop is not None
+    every_ns = every.total_ns()
+    lo, hi = plan.start.ns, plan.stop.ns
+    if hi <= lo or (hi - lo) // every_ns > 5_000_000:
+        return None
+    if plan.ops == [("group", ())]:  # one table: totals per window, no series needed
+        return _window_totals(ctx, plan, fn.name, every_ns, create_empty)
+    try:
+        partials = series_partials(
+            ctx.source, plan.bucket, start_ns=lo, stop_ns=hi, predicate=plan.predicate,
+            bucket_ns=every_ns,
+        )
+    except Exception as exc:  # noqa: BLE001 - storage errors become Flux errors
+        raise FluxRuntimeError(f"aggregateWindow: {exc}") from exc
+    groups = [arg for name, arg in plan.ops if name == "group"]
+    if not partials:
+        return Stream()
+    if len(partials) > 1 and groups:
+        return None
+    if fn.name != "count" and any("sum" not in a.column_names for _, a in partials):
+        return None
+    frames = []
+    for _, arrow in partials:
+        frame = pl.from_arrow(arrow)
+        assert isinstance(frame, pl.DataFrame)
+        frames.append(frame)
+    tags = sorted({c for f in frames for c in f.columns} - {
+        "_measurement", "_field", "_time", "count", "sum", "min", "max"})
+    tables: list[tuple[int, tuple[str, ...], Table]] = []
+    for type_index, frame in enumerate(frames):
+        frame = frame.with_columns([pl.lit(None, pl.String).alias(t) for t in tags
+                                    if t not in frame.columns])
+        frame = _with_series_rank(frame, tags)
+        if groups:
+            keys = [c for c in groups[0] if c in {"_measurement", "_field", *tags}]
+        else:
+            keys = ["_field", "_measurement", *tags]
+        for table in _window_tables(frame, keys, fn.name, every_ns, lo, hi, create_empty):
+            tables.append((type_index, table.key, table))
+    if not groups:
+        tables.sort(key=lambda item: _series_order(item[2]))
+    return Stream(t for _, _, t in _by_first_seen_schema(tables))
+
+
+def _by_first_seen_schema(
+    tables: list[tuple[int, tuple[str, ...], Table]],
+) -> list[tuple[int, tuple[str, ...], Table]]:
+    """The unpushed path reduces tables schema by schema (input value type and key
+    columns), in the order each schema first appears: a stable regrouping of the list."""
+    order: dict[tuple[int, tuple[str, ...]], int] = {}
+    for type_index, key, _ in tables:
+        order.setdefault((type_index, key), len(order))
+    return sorted(tables, key=lambda item: order[(item[0], item[1])])
+
+
+def _window_tables(
+    frame: pl.DataFrame,
+    keys: list[str],
+    fn_name: str,
+    every_ns: int,
+    lo: int,
+    hi: int,
+    create_empty: bool,
+) -> list[Table]:
+    """One table per group: every window's aggregate, in window order."""
+    value = {
+        "count": pl.col("count").sum().cast(pl.Int64),
+        "sum": pl.col("sum").sum().cast(frame.schema.get("sum", pl.Float64)),
+        "mean": pl.col("sum").sum().cast(pl.Float64) / pl.col("count").sum(),
+    }[fn_name].alias("_value")
+    frame = frame.sort(["__rank", "_time"])
+    group_cols = [*keys, "__g"]
+    frame = frame.with_columns(pl.struct(keys).rank("dense").alias("__g") if keys
+                               else pl.lit(0).alias("__g"))
+    reduced = frame.group_by([*group_cols, "_time"], maintain_order=True).agg(value)
+    windows = pl.DataFrame(
+        {"_time": pl.int_range(lo // every_ns, (hi - 1) // every_ns + 1, eager=True) * every_ns}
+    )
+    bounds = [
+        pl.lit(lo, pl.Int64).cast(TIME_TYPE).alias("_start"),
+        pl.lit(hi, pl.Int64).cast(TIME_TYPE).alias("_stop"),
+    ]
+    out = []
+    for part in reduced.partition_by("__g", maintain_order=True):
+        ident = part.select(keys).head(1)
+        if create_empty:
+            part = windows.join(part.drop(keys), on="_time", how="left")
+            if fn_name == "count":
+                part = part.with_columns(pl.col("_value").fill_null(0))
+            part = part.sort("_time")
+        else:
+            part = part.sort("_time")
+        stop = pl.min_horizontal(pl.col("_time") + every_ns, pl.lit(hi)).cast(TIME_TYPE)
+        present = [k for k in keys if ident.get_column(k)[0] is not None]
+        body = part.select(
+            [pl.lit(ident.get_column(k)[0], pl.String).alias(k) for k in present]
+            + bounds + [pl.col("_value"), stop.alias("_time")]
+        )
+        out.append(Table.from_frame(body, (*present, "_start", "_stop")))
+    return out
+
+
+# ----------------------------------------------------------------------------- tag values
+
+
+def _defer_keep(ctx: Context, source: StoreSource, args: dict[str, Any]) -> StoreSource | None:
+    """`|> keep(columns: [tag])` on a plain scan: the first step of schema.tagValues."""
+    columns = args.get("columns")
+    if set(args) != {"columns"} or source.plan.ops or not isinstance(columns, list):
+        return None
+    if len(columns) != 1 or not isinstance(columns[0], str):
+        return None
+    name = columns[0]
+    if name not in ("_measurement", "_field") and name not in ctx.source.tag_keys(
+        source.plan.bucket
+    ):
+        return None
+    return source.refined(ops=[("keep", (name,))])
+
+
+def _push_distinct(ctx: Context, source: StoreSource, args: dict[str, Any]) -> Stream | None:
+    """`keep(columns: [tag]) |> group() |> distinct(column: tag)`: one table of the tag's
+    values in the order the unpushed path meets them (series order)."""
+    from fluxlab.storage.pushdown import measurements_present, series_presence
+
+    plan = source.plan
+    if len(plan.ops) != 2 or plan.ops[1] != ("group", ()) or plan.ops[0][0] != "keep":
+        return None
+    tag = plan.ops[0][1][0]
+    if set(args) - {"column"} or args.get("column", "_value") != tag:
+        return None
+    assert plan.start is not None and plan.stop is not None
+    bounds = {"start_ns": plan.start.ns, "stop_ns": plan.stop.ns, "predicate": plan.predicate}
+    try:
+        if tag == "_measurement":
+            names = _measurement_values(measurements_present(ctx.source, plan.bucket, **bounds))
+            if names is not None:
+                return _value_table(pl.Series("_value", names, pl.String))
+        presence = series_presence(ctx.source, plan.bucket, **bounds)
+    except Exception as exc:  # noqa: BLE001 - storage errors become Flux errors
+        raise FluxRuntimeError(f"distinct: {exc}") from exc
+    if presence is None:
+        return Stream()
+    frame = pl.from_arrow(presence)
+    assert isinstance(frame, pl.DataFrame)
+    tags = [c for c in frame.columns if c not in ("_measurement", "_field")]
+    if tag not in frame.columns:
+        return Stream()
+    ranked = _with_series_rank(frame, tags).sort("__rank")
+    return _value_table(ranked.get_column(tag).drop_nulls().unique(maintain_order=True))
+
+
+def _value_table(values: pl.Series) -> Stream:
+    """distinct's one table of `_value`s (no table when there are none)."""
+    if values.len() == 0:
+        return Stream()
+    return Stream([Table((), (), pl.DataFrame({"_value": values.cast(pl.String)}))])
+
+
+def _measurement_values(names: list[str] | None) -> list[str] | None:
+    """Measurement names in the order of their first series key (`name` or
+    `name,tag=...`, as the unpushed path ranks them). Sorting `name + ","` gives that
+    order unless a name holds a character sorting at or before "," (then one name may
+    continue another and the order depends on tags: None, use the series)."""
+    if names is None or any(min(n, default="~") <= "," for n in names):
+        return None
+    return sorted(names, key=lambda n: n + ",")
+
+
+def _push_time_buckets(
+    ctx: Context, plan: ScanPlan, bucket_ns: int, fn_name: str
+) -> Stream | None:
+    """`truncateTimeColumn |> group(columns: ["_time"]) |> count/sum/mean`: one total per
+    time bucket, tables in the order the unpushed path meets them (see bucket_totals)."""
+    from fluxlab.storage.pushdown import bucket_totals
+
+    assert plan.start is not None and plan.stop is not None
+    try:
+        found = bucket_totals(ctx.source, plan.bucket, start_ns=plan.start.ns,
+                              stop_ns=plan.stop.ns, predicate=plan.predicate, bucket_ns=bucket_ns)
+    except Exception as exc:  # noqa: BLE001 - storage errors become Flux errors
+        raise FluxRuntimeError(f"{fn_name}: {exc}") from exc
+    if found is None:
+        return None
+    ftype, arrow = found
+    if fn_name != "count" and "sum" not in arrow.column_names:
+        return None
+    frame = pl.from_arrow(arrow)
+    assert isinstance(frame, pl.DataFrame)
+    value = {
+        "count": pl.col("count").cast(pl.Int64),
+        "sum": pl.col("sum") if "sum" in frame.columns else pl.lit(None),
+        "mean": pl.col("sum").cast(pl.Float64) / pl.col("count") if "sum" in frame.columns
+        else pl.lit(None),
+    }[fn_name].alias("_value")
+    frame = frame.sort(["first_rank", "_time"]).select(
+        pl.col("_time").cast(TIME_TYPE), value
+    )
+    return Stream(Table((_TIME_KEY,), (t,), part) for t, part in zip(
+        frame.get_column("_time").to_list(), frame.iter_slices(1), strict=True))
+
+
+def _window_totals(
+    ctx: Context, plan: ScanPlan, fn_name: str, every_ns: int, create_empty: bool
+) -> Stream | None:
+    """`group() |> aggregateWindow(every:, fn:)`: per-window totals from the store."""
+    from fluxlab.storage.pushdown import bucket_totals
+
+    assert plan.start is not None and plan.stop is not None
+    lo, hi = plan.start.ns, plan.stop.ns
+    try:
+        found = bucket_totals(ctx.source, plan.bucket, start_ns=lo, stop_ns=hi,
+                              predicate=plan.predicate, bucket_ns=every_ns)
+    except Exception as exc:  # noqa: BLE001 - storage errors become Flux errors
+        raise FluxRuntimeError(f"aggregateWindow: {exc}") from exc
+    if found is None:
+        return None
+    _, arrow = found
+    if fn_name != "count" and "sum" not in arrow.column_names:
+        return None
+    frame = pl.from_arrow(arrow)
+    assert isinstance(frame, pl.DataFrame)
+    if frame.height == 0:
+        return Stream()
+    frame = frame.drop("first_rank").with_columns(pl.lit(0, pl.UInt32).alias("__rank"))
+    return Stream(_window_tables(frame, [], fn_name, every_ns, lo, hi, create_empty))

@@ -15,8 +15,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from fluxlab.flux.compile import Compiled, NotCompilable, register_record_native
 from fluxlab.flux.errors import FluxRuntimeError, UnsupportedError
 from fluxlab.flux.registry import PACKAGES, builtin, register_value
+from fluxlab.flux.stdlib import geo_pushdown as pushdown
 from fluxlab.flux.stdlib import geo_shapes as gs
 from fluxlab.flux.stdlib.experimental_shape import group_extend
 from fluxlab.flux.stdlib.pivot import pivot
@@ -98,8 +100,8 @@ def s2_cell_id_token(ctx, level: int, token: str | None = None,
         raise FluxRuntimeError("geo: either token or point parameter must be specified")
     if "lat" not in point or "lon" not in point:
         raise FluxRuntimeError("geo: invalid point specification - must have lat, lon fields")
-    return _point_tokens(pl.Series([float(point["lat"])]), pl.Series([float(point["lon"])]),
-                         level)[0]
+    lat, lon = gs._floats(point, "lat", "lon")
+    return _point_tokens(pl.Series([lat]), pl.Series([lon]), level)[0]
 
 
 @builtin(GEO, name="s2CellLatLon")
@@ -282,6 +284,12 @@ def _intersecting(region: gs.Shape, cells: np.ndarray) -> np.ndarray:
     return _outline_hits(region, loops)
 
 
+def _refine(region: gs.Shape, cells: np.ndarray) -> np.ndarray:
+    """Children of covering cells that intersect the region (one level finer)."""
+    children = _children(cells)
+    return children[_intersecting(region, children)]
+
+
 def covering(region: gs.Shape, level: int) -> np.ndarray:
     """Cell ids at `level` intersecting the region (the fixed-level S2 covering)."""
     start = min(level, 3)
@@ -308,8 +316,14 @@ def _grid(region: gs.Shape, level: int, max_level: int, min_size: int,
     min_size = max(min_size, 0)
     max_size = max_size if max_size > 0 else _MAX_GRID
     best: tuple[int, np.ndarray] | None = None
+    cells = np.zeros(0, dtype=np.uint64)
     for lvl in range(1, max_level + 1):
-        cells = covering(region, lvl)
+        # covering() refines level by level from level 3; refining the previous
+        # level's covering is the same chain, without recomputing it per level.
+        if lvl <= 3:
+            cells = covering(region, lvl)
+        elif cells.size:
+            cells = np.sort(_refine(region, cells))
         if cells.size > max_size:
             break
         best = (lvl, cells)
@@ -339,7 +353,13 @@ def _nonempty(tables: list[Table]) -> Stream:
 
 @builtin(GEO, name="toRows", pipe="tables")
 def to_rows(ctx, tables: Stream) -> Stream:
-    """Pivot fields into columns on `_time` (v1.fieldsAsCols)."""
+    """Pivot fields into columns on `_time` (v1.fieldsAsCols); an unread `from()` is
+    read wide from the store instead (same tables, see geo_pushdown)."""
+    source = pushdown.pending_source(tables)
+    if source is not None:
+        rows = pushdown.wide_rows(ctx, source)
+        if rows is not None:
+            return rows
     return pivot(ctx, tables, rowKey=["_time"], columnKey=["_field"], valueColumn="_value")
 
 
@@ -376,7 +396,16 @@ def _detect_level(tables: Stream) -> int:
 @builtin(GEO, name="gridFilter", pipe="tables")
 def grid_filter(ctx, tables: Stream, region: Any, minSize: int = 24, maxSize: int = -1,
                 level: int = -1, s2cellIDLevel: int = -1, units: Any = None) -> Stream:
-    """Keep rows whose s2_cell_id lies in an S2 cell covering the region (coarse)."""
+    """Keep rows whose s2_cell_id lies in an S2 cell covering the region (coarse).
+
+    On an unread `from()` the filter becomes part of the scan (see geo_pushdown).
+    """
+    source = pushdown.pending_source(tables)
+    if source is not None:
+        shape = gs.parse_shape("region", region, gs.earth_radius(_units(ctx, units)))
+        tokens = _pushed_candidates(ctx, source, shape, minSize, maxSize, level, s2cellIDLevel)
+        if tokens is not None and len(tokens) <= pushdown.MAX_PREDICATE_CELLS:
+            return pushdown.restricted(source, tokens)
     cell_level = _detect_level(tables) if s2cellIDLevel == -1 else s2cellIDLevel
     shape = gs.parse_shape("region", region, gs.earth_radius(_units(ctx, units)))
     grid_level, tokens = _grid(shape, level, cell_level, minSize, maxSize)
@@ -389,6 +418,14 @@ def grid_filter(ctx, tables: Stream, region: Any, minSize: int = 24, maxSize: in
             cells = _parent_tokens(cells, _check_level(grid_level)) if t.height else cells
         out.append(t.with_df(t.df.filter(cells.is_in(wanted))))
     return _nonempty(out)
+
+
+def _pushed_candidates(ctx, source: Any, shape: gs.Shape, min_size: int, max_size: int,
+                       level: int, s2cell_level: int) -> Any:
+    """Tokens gridFilter would keep on this source, computed from the store (or None)."""
+    return pushdown.candidate_tokens(
+        ctx, source, lambda cell_level: _grid(shape, level, cell_level, min_size, max_size),
+        s2cell_level)
 
 
 @builtin(GEO, name="strictFilter", pipe="tables")
@@ -407,7 +444,22 @@ def strict_filter(ctx, tables: Stream, region: Any) -> Stream:
 @builtin(GEO, name="filterRows", pipe="tables")
 def filter_rows(ctx, tables: Stream, region: Any, minSize: int = 24, maxSize: int = -1,
                 level: int = -1, s2cellIDLevel: int = -1, strict: bool = True) -> Stream:
-    """gridFilter, toRows when lat is not yet a column, then strictFilter if `strict`."""
+    """gridFilter, toRows when lat is not yet a column, then strictFilter if `strict`.
+
+    On an unread `from()` the S2 pruning runs inside the scan and lat/lon are read
+    as columns of the measurement table (see geo_pushdown); same result.
+    """
+    source = pushdown.pending_source(tables)
+    if source is not None:
+        shape = gs.parse_shape("region", region, gs.earth_radius(_units(ctx, None)))
+        tokens = _pushed_candidates(ctx, source, shape, minSize, maxSize, level, s2cellIDLevel)
+        if tokens is not None:
+            keep = pushdown.region_mask(shape) if strict else None
+            rows = pushdown.wide_rows(ctx, source, tokens, keep)
+            if rows is not None:
+                return _nonempty(rows.tables)
+            rows = to_rows(ctx, pushdown.restricted(source, tokens))
+            return strict_filter(ctx, rows, region) if strict else rows
     pivoted = bool(tables.tables) and "lat" in tables.tables[0].df.columns
     rows = grid_filter(ctx, tables, region, minSize, maxSize, level, s2cellIDLevel)
     if not pivoted:
@@ -475,3 +527,99 @@ def total_distance(ctx, tables: Stream, outputColumn: str = "_value") -> Stream:
 
 
 
+
+
+# ------------------------------------------------------------------------------ ST_* over columns
+# `map(fn: (r) => ({r with d: geo.ST_Distance(region: p, geometry: {lat: r.lat, lon: r.lon})}))`
+# would call ST_Distance once per row; these compilers let the lambda compiler run it
+# over whole columns instead (constant region, point geometry built from columns).
+# Anything else (linestrings, a region built from the row) raises NotCompilable and
+# keeps the exact row-by-row path, which also reports bad values row by row.
+
+
+def _column_point(geometry: Any) -> pl.Expr:
+    """struct(lat, lon) of a `{lat: .., lon: ..}` record built from numeric columns."""
+    if not isinstance(geometry, dict) or set(geometry) != {"lat", "lon"}:
+        raise NotCompilable("geometry is not a lat/lon record")
+    parts = []
+    for name in ("lat", "lon"):
+        value = geometry[name]
+        if isinstance(value, Compiled) and value.kind in ("float", "int", "uint"):
+            parts.append(value.expr.cast(pl.Float64).alias(name))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            parts.append(pl.lit(float(value), pl.Float64).alias(name))
+        else:
+            raise NotCompilable(f"geometry {name} is not numeric")
+    return pl.struct(parts)
+
+
+def _constant_region(ctx, args: dict[str, Any]) -> tuple[gs.Shape, float]:
+    region, units = args.get("region"), args.get("units")
+    if isinstance(region, Compiled) or isinstance(units, Compiled | dict) and any(
+            isinstance(v, Compiled) for v in (units or {}).values()):
+        raise NotCompilable("region or units vary by row")
+    if isinstance(region, dict) and any(isinstance(v, Compiled) for v in region.values()):
+        raise NotCompilable("region built from the row")
+    radius = gs.earth_radius(_units(ctx, units))
+    return gs.parse_shape("region", region, radius), radius
+
+
+def _over_points(point: pl.Expr, compute: Any) -> pl.Expr:
+    """Apply `compute(lat, lon) -> ndarray` to whole columns, checking coordinates first."""
+
+    def batch(coords: pl.Series) -> pl.Series:
+        lat, lon = coords.struct.field("lat"), coords.struct.field("lon")
+        if lat.null_count() or lon.null_count():
+            raise FluxRuntimeError("geo: geometry lat, lon must be numbers (a row has null)")
+        la, lo = lat.to_numpy(), lon.to_numpy()
+        bad = s2.invalid_coordinates(la, lo)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            gs._check_latlon("geometry", [float(la[k])], [float(lo[k])])
+            raise FluxRuntimeError("geo: geometry has a NaN coordinate")
+        return pl.Series(coords.name, compute(la, lo))
+
+    return point.map_batches(batch, return_dtype=pl.Float64)
+
+
+def _vector_distance(ctx, args: dict[str, Any]) -> Compiled:
+    region, radius = _constant_region(ctx, args)
+    if isinstance(region, gs.Polyline):
+        raise NotCompilable("linestring region")
+    point = _column_point(args.get("geometry"))
+    return Compiled(_over_points(point, lambda la, lo: gs.point_distances(region, la, lo) * radius),
+                    "float")
+
+
+def _vector_dwithin(ctx, args: dict[str, Any]) -> Compiled:
+    limit = args.get("distance")
+    if isinstance(limit, Compiled):
+        if limit.kind not in ("float", "int"):
+            raise NotCompilable("distance type")
+        bound = limit.expr.cast(pl.Float64)
+    elif isinstance(limit, int | float) and not isinstance(limit, bool):
+        bound = pl.lit(float(limit))
+    else:
+        raise NotCompilable("distance")
+    return Compiled(_vector_distance(ctx, args).expr <= bound, "bool")
+
+
+def _vector_intersects(ctx, args: dict[str, Any]) -> Compiled:
+    return Compiled(_vector_distance(ctx, args).expr <= 0.0, "bool")
+
+
+def _vector_contains(ctx, args: dict[str, Any]) -> Compiled:
+    region, _ = _constant_region(ctx, args)
+    if not isinstance(region, gs.Box | gs.Circle | gs.Polygon):
+        raise NotCompilable("region type")
+    point = _column_point(args.get("geometry"))
+
+    def inside(la: np.ndarray, lo: np.ndarray) -> np.ndarray:
+        return gs.contains(region, la, lo).astype(np.float64)
+
+    return Compiled(_over_points(point, inside) > 0.5, "bool")
+
+
+for _name, _impl in (("ST_Distance", _vector_distance), ("ST_DWithin", _vector_dwithin),
+                     ("ST_Intersects", _vector_intersects), ("ST_Contains", _vector_contains)):
+    register_record_native(GEO, _name, _impl)

@@ -107,8 +107,35 @@ def _floats(rec: dict[str, Any], *names: str) -> list[float]:
         raise FluxRuntimeError(f"geo: {', '.join(names)} must be numbers") from exc
 
 
+def _check_latlon(name: str, lat: list[float], lon: list[float]) -> None:
+    """Out-of-range or NaN coordinates would give silently wrong coverings and distances."""
+    for v in lat:
+        if not -90.0 <= v <= 90.0:
+            raise FluxRuntimeError(f"geo: {name} latitude {v} is outside [-90, 90]")
+    for v in lon:
+        if not -180.0 <= v <= 180.0:
+            raise FluxRuntimeError(f"geo: {name} longitude {v} is outside [-180, 180]")
+
+
 def parse_shape(name: str, rec: Any, radius_unit: float) -> Shape:
-    """A region/geometry record as Flux reads it (by its exact set of properties)."""
+    """A region/geometry record as Flux reads it (by its exact set of properties);
+    coordinates are checked (±90, ±180, not NaN) and a circle's radius must be >= 0."""
+    shape = _parse_shape(name, rec, radius_unit)
+    if isinstance(shape, Point | Circle):
+        _check_latlon(name, [shape.lat], [shape.lon])
+    elif isinstance(shape, Box):
+        _check_latlon(name, [shape.min_lat, shape.max_lat], [shape.min_lon, shape.max_lon])
+    else:
+        lat, lon = _latlon(shape.vertices)
+        if not (np.isfinite(lat).all() and np.isfinite(lon).all()):
+            raise FluxRuntimeError(f"geo: {name} has a NaN or infinite coordinate")
+    if isinstance(shape, Circle) and not shape.radius >= 0.0:
+        raise FluxRuntimeError(f"geo: {name} radius must be a number >= 0, got "
+                               f"{shape.radius * radius_unit}")
+    return shape
+
+
+def _parse_shape(name: str, rec: Any, radius_unit: float) -> Shape:
     if not isinstance(rec, dict):
         raise FluxRuntimeError(f"geo: {name} must be a record")
     keys = set(rec)
