@@ -6,8 +6,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dataset_cli import Cli  # noqa: E402
@@ -42,7 +40,6 @@ def test_birds_only_demo_skips_the_seed_datasets(cli: Cli) -> None:
     assert "8,971" in out and "seed datasets" not in out
 
 
-@pytest.mark.slow
 def test_demo_end_to_end_and_again(cli: Cli) -> None:
     started = time.perf_counter()
     out = cli.ok("demo").stdout
@@ -52,6 +49,9 @@ def test_demo_end_to_end_and_again(cli: Cli) -> None:
     for analysis in all_analyses():
         assert f"[{analysis.name}]" in out.replace("\n", " ") or analysis.title[:20] in out
     assert "balanced" in out and "NO" not in out.split("Seed datasets loaded")[1].split("\n\n")[0]
+    bayes = out.split("naive Bayes (fluxlab classify train)")[1]
+    assert "P(taxon | hemisphere, season, s2:5) on movebank" in bayes
+    assert "P(ucr_1_category | neighborhood, hour, weekday)" in bayes and "baseline" in bayes
     counts = cli.sql('SELECT count(*) FROM "hartford-incidents"."incidents"')
     again = cli.ok("demo").stdout
     assert "Seed datasets loaded" in again
