@@ -293,3 +293,21 @@ def test_schema_measurements_order_equals_unpushed(tmp_path: Path, names: list[s
         plain = _dump(flux.run(head + f'schema.tagValues(bucket: "m", tag: "_measurement", '
                                f'{SINCE}{UNPUSHED}', source_store=s))
         assert pushed == plain and len(pushed) == 1
+
+
+@pytest.mark.parametrize("start", ["1969-12-20T00:00:00Z", "1970-01-01T00:00:00Z"])
+def test_time_buckets_before_and_after_1970(tmp_path: Path, calls: list[int], start: str) -> None:
+    """Bucket starts are floors also for negative times (the plain division, used when
+    the range starts at or after 1970, truncates toward zero)."""
+    times = [-12 * DAY - 5, -3 * DAY + 1, -1, 0, 1, 2 * DAY + 7, 9 * DAY]
+    with Store(tmp_path / "s") as s:
+        s.create_bucket("b")
+        rows = pa.table({"time": pa.array(times, pa.int64()), "v": [1.0] * len(times)})
+        s.write("b", PointBatch("m", rows, (), ("v",)))
+        head = f'from(bucket: "b") |> range(start: {start}, stop: 1970-02-01T00:00:00Z)'
+        for tail in (' |> truncateTimeColumn(unit: 1w) |> group(columns: ["_time"]) |> count()',
+                     " |> group() |> aggregateWindow(every: 1w, fn: count)"):
+            pushed = _dump(flux.run(head + tail, source_store=s))
+            assert pushed == _dump(flux.run(head + NO_PUSH + tail, source_store=s))
+            assert pushed
+    assert calls

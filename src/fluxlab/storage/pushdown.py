@@ -107,7 +107,7 @@ def _branch_partials(
     outer += [m.tags[k].name if k in m.tags else "NULL::VARCHAR" for k in tag_keys]
     if bucket_ns is not None:
         t = "epoch_ns(time)"
-        inner.append(f"({t} - ((({t} % {bucket_ns}) + {bucket_ns}) % {bucket_ns})) AS _tb")
+        inner.append(f"{_bucket_start(t, bucket_ns, request.start_ns)} AS _tb")
         group.append("_tb")
         outer.append("_tb")
     if values:
@@ -249,6 +249,15 @@ def _branch_ranks(
     return ranked.select("b", "sid", pl.col("rk").cast(pl.Int64)).to_arrow()
 
 
+def _bucket_start(t: str, bucket_ns: int, start_ns: int | None) -> str:
+    """SQL for the start of the epoch-aligned bucket holding `t` (ns). DuckDB's `//`
+    truncates toward zero, which is the floor only for t >= 0: when the scan's start
+    bound guarantees that, the plain division (much cheaper) is used."""
+    if start_ns is not None and start_ns >= 0:
+        return f"({t} // {bucket_ns}) * {bucket_ns}"
+    return f"({t} - ((({t} % {bucket_ns}) + {bucket_ns}) % {bucket_ns}))"
+
+
 def _bucket_sql(
     request: scans.ScanRequest, branches: list[scans.Branch], ftype: FieldType, bucket_ns: int
 ) -> str:
@@ -263,7 +272,7 @@ def _bucket_sql(
         if numeric:
             values.append(f"sum(p.{col.name})::{_SUM_TYPES[ftype]} AS s")
         parts.append(
-            f"SELECT ({t} - ((({t} % {bucket_ns}) + {bucket_ns}) % {bucket_ns})) AS tb, "
+            f"SELECT {_bucket_start(t, bucket_ns, request.start_ns)} AS tb, "
             f"{', '.join(values)}, min(r.rk) AS rk FROM {sql_ident(m.table)} p "
             f"JOIN {RANKS} r ON p.{SERIES_ID} = r.sid AND r.b = {number} "
             f"WHERE {' AND '.join(where)} GROUP BY tb"

@@ -162,6 +162,7 @@ def wide_rows(ctx: Any, source: StoreSource, tokens: pa.Array | None = None,
 
 
 _SERIES, _FIRST = SERIES_COLUMN, "__first"
+POLARS_SORT_ROWS = 2_000_000
 
 
 def circle_mask(shape: Any) -> RowMask:
@@ -312,7 +313,9 @@ def _series_ordered(frame: pl.DataFrame, fields: list[str],
         # by time, then a stable radix sort on the small (series rank, first field) code
         rank = np.zeros(int(ids[-1]) + 1, dtype=np.int64)
         rank[ids] = np.arange(len(ids))
-        by_time = np.argsort(time)
+        # Polars' parallel sort wins on large inputs, NumPy's on small ones
+        by_time = (pl.Series(time).arg_sort().to_numpy() if n > POLARS_SORT_ROWS
+                   else np.argsort(time))
         code = (rank[sid] * n_fields + first).astype(np.uint16)[by_time]
         order = by_time[np.argsort(code, kind="stable")]
     else:
@@ -320,7 +323,8 @@ def _series_ordered(frame: pl.DataFrame, fields: list[str],
     if mask is not None:
         order = order[mask[order]]
     if not (len(order) == n and (order == np.arange(n)).all()):
-        frame = frame[pl.Series(order, dtype=pl.UInt32 if n < 2**32 else pl.UInt64)]
+        # one chunk first: a gather across DuckDB's many record batches is far slower
+        frame = frame.rechunk()[pl.Series(order, dtype=pl.UInt32 if n < 2**32 else pl.UInt64)]
     sorted_sid = frame.get_column(_SERIES).to_numpy()
     starts = [0, *(np.flatnonzero(np.diff(sorted_sid)) + 1).tolist()] if len(sorted_sid) else []
     return frame, starts
