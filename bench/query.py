@@ -31,6 +31,7 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
+from results_md import record_section
 
 from fluxlab.datasets.generators import generate
 from fluxlab.model import s2
@@ -248,9 +249,6 @@ def run(store_path: Path, repeat: int) -> list[dict]:
 def write_results(rows: list[dict], n: int, limit_ms: float) -> None:
     load = os.getloadavg()
     lines = [
-        "",
-        f"## query ({n:,} rows)",
-        "",
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         f"- machine: {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
         f"{platform.system()} {platform.release()}; load average {load[0]:.2f} {load[1]:.2f} "
@@ -267,8 +265,7 @@ def write_results(rows: list[dict], n: int, limit_ms: float) -> None:
         name = r["case"].replace("|", "\\|")  # a pipe would end the Markdown cell
         lines.append(f"| {name} | {r['flux_ms']:.1f} | {r['sql_ms']:.1f} | {ratio:.1f}× | "
                      f"{'met' if ok else 'NOT met'} (≤ {limit_ms:g} ms, ≤ 2×) |")
-    with RESULTS.open("a", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
+    record_section(f"query ({n:,} rows)", "\n".join(lines))
 
 
 def main() -> None:

@@ -1,1 +1,1 @@
-"""Layer 6/7 — viz. Imports layers 1-5 only."""
+"""Layer 6/7 — viz: charts, maps and Grafana provisioning. Not built yet (a later issue); imports layers 1-5 only."""
