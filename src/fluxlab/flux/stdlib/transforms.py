@@ -405,17 +405,8 @@ def stateCount(ctx: Any, tables: Stream, fn: Any, column: str = "stateCount") ->
     """Consecutive rows (so far) where fn is true; -1 where it is false."""
 
     def op(df: pl.DataFrame) -> pl.DataFrame:
-        state = _state_mask(ctx, fn, df.drop(TID, _IDX))
-        run = (pl.col("__s") != pl.col("__s").shift(1)).fill_null(True).cum_sum()
         count = pl.int_range(pl.len()).over([TID, "__run"]) + 1
-        return (
-            df.with_columns(pl.Series("__s", state))
-            .with_columns(run.over(TID).alias("__run"))
-            .with_columns(
-                pl.when(pl.col("__s")).then(count).otherwise(-1).cast(pl.Int64).alias(column)
-            )
-            .drop("__s", "__run")
-        )
+        return _with_state_runs(ctx, fn, df, count, column)
 
     return per_frame(tables, op)
 
@@ -434,20 +425,24 @@ def stateDuration(
 
     def op(df: pl.DataFrame) -> pl.DataFrame:
         require_column(df, timeColumn, "stateDuration")
-        state = _state_mask(ctx, fn, df.drop(TID, _IDX))
-        run = (pl.col("__s") != pl.col("__s").shift(1)).fill_null(True).cum_sum()
         t = pl.col(timeColumn).cast(pl.Int64)
         dur = (t - t.first().over([TID, "__run"])) // unit_ns
-        return (
-            df.with_columns(pl.Series("__s", state))
-            .with_columns(run.over(TID).alias("__run"))
-            .with_columns(
-                pl.when(pl.col("__s")).then(dur).otherwise(-1).cast(pl.Int64).alias(column)
-            )
-            .drop("__s", "__run")
-        )
+        return _with_state_runs(ctx, fn, df, dur, column)
 
     return per_frame(tables, op)
+
+
+def _with_state_runs(ctx: Any, fn: Any, df: pl.DataFrame, value: pl.Expr, column: str) -> pl.DataFrame:
+    """`column` = `value` (evaluated per run of consecutive rows where fn is true, runs
+    numbered in `__run` within each table) on rows where fn is true, -1 elsewhere."""
+    state = _state_mask(ctx, fn, df.drop(TID, _IDX))
+    run = (pl.col("__s") != pl.col("__s").shift(1)).fill_null(True).cum_sum()
+    return (
+        df.with_columns(pl.Series("__s", state))
+        .with_columns(run.over(TID).alias("__run"))
+        .with_columns(pl.when(pl.col("__s")).then(value).otherwise(-1).cast(pl.Int64).alias(column))
+        .drop("__s", "__run")
+    )
 
 
 # ====================================================================== histogramQuantile
