@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 
 from fluxlab.flux.context import Context
@@ -207,3 +208,163 @@ def test_pushed_equals_unpushed_on_unordered_writes(
             pushed = run(s, query, True, monkeypatch)
             assert_same(pushed, run(s, query, False, monkeypatch))
             assert sum(t.height for t in pushed) > 0
+
+
+# ----------------------------------------------------------------------------- aggregates
+
+CENTER = (41.763710, -72.685097)
+EDGE_KM = 20.0
+
+
+def _incident_lines() -> list[str]:
+    """Two clusters of incidents (every series has every tag and field) and one point
+    exactly EDGE_KM north of CENTER (on the boundary of a circle of that radius)."""
+    rng = np.random.default_rng(5)
+    lines = []
+    hoods, kinds = ["north", "south", "west"], ["theft", "assault"]
+    for k, (clat, clon) in enumerate([CENTER, (41.30, -72.90)]):
+        lat = (clat + rng.normal(0, 0.12, 150)).tolist()
+        lon = (clon + rng.normal(0, 0.16, 150)).tolist()
+        cells = s2.cell_tokens(lat, lon, 9).to_pylist()
+        for i in range(150):
+            tags = f"neighborhood={hoods[i % 3]},kind={kinds[(i + k) % 2]},s2_cell_id={cells[i]}"
+            fields = f'lat={lat[i]!r},lon={lon[i]!r},case="c{k}-{i}",code={i * 7 - 300}i,w={i / 3!r}'
+            lines.append(f"incidents,{tags} {fields} {T0 + (i * 60 + k) * 10**9}")
+    edge_lat = CENTER[0] + float(np.degrees(EDGE_KM / 6371.01))
+    cell = s2.cell_tokens([edge_lat], [CENTER[1]], 9).to_pylist()[0]
+    lines.append(f"incidents,neighborhood=north,kind=theft,s2_cell_id={cell} "
+                 f'lat={edge_lat!r},lon={CENTER[1]!r},case="edge",code=1i,w=0.5 {T0 + 7}')
+    return lines
+
+
+@pytest.fixture(scope="module")
+def incidents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    path: Path = tmp_path_factory.mktemp("geo_agg") / "store"
+    decoded = decode("\n".join(_incident_lines()).encode())
+    assert not decoded.errors
+    with Store(path) as s:
+        s.create_bucket("city")
+        s.write("city", decoded.batches)
+        yield s
+
+
+def run_mode(store: Store, query: str, mode: str, monkeypatch: pytest.MonkeyPatch) -> Stream:
+    """mode: "agg" (aggregate pushed), "wide" (only the scan pushed), "plain" (nothing)."""
+    with monkeypatch.context() as m:
+        if mode == "plain":
+            m.setattr(geo_pushdown, "pending_source", lambda tables: None)
+        if mode == "wide":
+            m.setattr(geo_pushdown, "deferred_circle", lambda *args: None)
+        interp = Interpreter(Context(source=store))
+        return interp.run(parse('import "experimental/geo"\n' + query))["_result"]
+
+
+def assert_close(a: Stream, b: Stream) -> None:
+    """Same tables, keys, columns and types; floats equal up to summation order."""
+    assert len(a.tables) == len(b.tables)
+    for x, y in zip(a.tables, b.tables, strict=True):
+        assert (x.key, x.key_values) == (y.key, y.key_values)
+        assert x.df.schema == y.df.schema
+        for col in x.df.columns:
+            left, right = x.df.get_column(col), y.df.get_column(col)
+            if left.dtype == pl.Float64:
+                assert np.allclose(left.to_numpy(), right.to_numpy(), rtol=1e-12, equal_nan=True)
+            else:
+                assert left.to_list() == right.to_list(), (col, x.df, y.df)
+
+
+CITY = (f'from(bucket: "city") |> {RANGE} |> filter(fn: (r) => r._measurement == "incidents")'
+        ' |> filter(fn: (r) => r._field == "lat" or r._field == "lon" or r._field == "case"'
+        ' or r._field == "code" or r._field == "w")')
+REGIONS = [
+    f"{{lat: {CENTER[0]}, lon: {CENTER[1]}, radius: 48.28}}",  # everything
+    "{lat: 41.55, lon: -72.80, radius: 18.0}",  # cuts through both clusters
+    f"{{lat: {CENTER[0]}, lon: {CENTER[1]}, radius: {EDGE_KM}}}",  # a point on the boundary
+    "{lat: 10.0, lon: 10.0, radius: 5.0}",  # nothing
+]
+
+
+@pytest.mark.parametrize("region", REGIONS)
+@pytest.mark.parametrize("group", ['["neighborhood"]', '["kind", "neighborhood"]'])
+@pytest.mark.parametrize("agg", ['count(column: "case")', 'sum(column: "code")',
+                                 'mean(column: "w")', 'sum(column: "w")', 'mean(column: "code")'])
+def test_pushed_aggregate_equals_unpushed(incidents: Store, region: str, group: str, agg: str,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    combine = geo_pushdown._combine_circle
+
+    def spy(*args: object) -> object:
+        calls.append(1)
+        return combine(*args)
+
+    query = f"{CITY} |> geo.filterRows(region: {region}) |> group(columns: {group}) |> {agg}"
+    plain = run_mode(incidents, query, "plain", monkeypatch)
+    wide = run_mode(incidents, query, "wide", monkeypatch)
+    monkeypatch.setattr(geo_pushdown, "_combine_circle", spy)
+    pushed = run_mode(incidents, query, "agg", monkeypatch)
+    assert_close(pushed, plain)
+    assert_close(pushed, wide)
+    assert calls or "10.0" in region  # the aggregate was computed in the store
+    if "10.0" not in region:
+        assert pushed.tables
+
+
+def test_boundary_point_is_decided_exactly(incidents: Store,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The edge point's inclusion follows the exact NumPy test, pushed or not."""
+    band_rows: list[int] = []
+    add_band = geo_pushdown._add_band
+
+    def spy(series: pl.DataFrame, band: object, *args: object) -> pl.DataFrame:
+        band_rows.append(getattr(band, "num_rows", 0))
+        return add_band(series, band, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(geo_pushdown, "_add_band", spy)
+    region = f"{{lat: {CENTER[0]}, lon: {CENTER[1]}, radius: {EDGE_KM}}}"
+    base = f"{CITY} |> geo.filterRows(region: {region})"
+    rows = run_mode(incidents, base, "plain", monkeypatch)
+    edge_in = any("edge" in t.df.get_column("case").to_list() for t in rows)
+    counted = run_mode(incidents, f'{base} |> group(columns: ["neighborhood"]) '
+                       '|> count(column: "case")', "agg", monkeypatch)
+    north = [t for t in counted if t.key_values == ("north",)][0].df.get_column("case")[0]
+    expected = sum(t.height for t in rows if t.key_dict()["neighborhood"] == "north")
+    assert north == expected
+    assert band_rows, "the edge point is not in the rounding band: the test is vacuous"
+    assert isinstance(edge_in, bool)
+
+
+@pytest.mark.parametrize("tail", [
+    '|> group(columns: ["neighborhood"]) |> max(column: "w")',  # other aggregate
+    '|> group(columns: ["neighborhood", "_measurement"]) |> count(column: "case")',  # not tags
+    '|> group() |> count(column: "case")',
+    '|> group(columns: ["neighborhood"]) |> sum(column: "case")',  # strings: an error
+    '|> count(column: "case")',
+])
+def test_other_shapes_fall_back(incidents: Store, tail: str,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    query = f"{CITY} |> geo.filterRows(region: {REGIONS[1]}) {tail}"
+    outcomes = []
+    for mode in ("agg", "plain"):
+        try:
+            outcomes.append(run_mode(incidents, query, mode, monkeypatch))
+        except FluxError as exc:
+            outcomes.append(type(exc))
+    if isinstance(outcomes[0], Stream):
+        assert isinstance(outcomes[1], Stream)
+        assert_close(outcomes[0], outcomes[1])
+    else:
+        assert outcomes[0] == outcomes[1]
+
+
+def test_pushed_aggregate_follows_geo_units(incidents: Store,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """The radius is read in `option geo.units` (miles here), pushed or not."""
+    query = ('option geo.units = {distance: "mile"}\n'
+             f"{CITY} |> geo.filterRows(region: {REGIONS[1]}) "
+             '|> group(columns: ["kind"]) |> count(column: "case")')
+    pushed = run_mode(incidents, query, "agg", monkeypatch)
+    plain = run_mode(incidents, query, "plain", monkeypatch)
+    assert_close(pushed, plain)
+    km = run_mode(incidents, query.split("\n", 1)[1], "agg", monkeypatch)
+    assert sum(t.df.get_column("case")[0] for t in pushed) > sum(
+        t.df.get_column("case")[0] for t in km)

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fluxlab.storage.catalog import SERIES_ID, Measurement
 from fluxlab.storage.errors import StoreError
@@ -248,3 +249,127 @@ def distinct_tag_values(
         if not values:
             return pa.array([], pa.string())
         return pa.concat_arrays(values).unique()
+
+
+# ----------------------------------------------------------------------------- circle aggregates
+
+
+@dataclass(frozen=True)
+class Circle:
+    """A spherical cap as S2 tests it: unit-vector centre, squared chord `limit`, and the
+    `slack` around it inside which the caller decides rows exactly (rounding band)."""
+
+    x: float
+    y: float
+    z: float
+    limit: float
+    slack: float
+    lat: float = 0.0
+    lon: float = 0.0
+    box: tuple[float, float] | None = None
+    """(half height, half width) in degrees of a lat/lon box around (lat, lon) known
+    to lie inside the circle: rows in it skip the trigonometry."""
+
+
+@dataclass(frozen=True)
+class CirclePartials:
+    """Per-series partial aggregates of the rows a wide scan returns, for one measurement.
+
+    `partials`: SERIES_COLUMN; `has:<field>` (the series has a value of that field in
+    the scan, so its pivoted table has the column) for every field; `n` (rows clearly
+    inside the circle), `c` and `s` (count and sum of `value` over them; `s` only when
+    asked); `n_band` (rows in the rounding band). `band`: SERIES_COLUMN, lat, lon and
+    `value` of the band rows (None when there are none). `series`: see WidePart.
+    """
+
+    measurement: str
+    tags: tuple[str, ...]
+    fields: tuple[str, ...]
+    partials: pa.Table
+    series: pa.Table
+    band: pa.Table | None
+    value_type: str = ""
+    """The `value` field's type name (FieldType value: "float", "integer", ...)."""
+
+
+def circle_partials(
+    store: Store,
+    bucket: str,
+    *,
+    start_ns: int | None,
+    stop_ns: int | None,
+    predicate: Predicate | None,
+    tag_in: TagIn | None,
+    circle: Circle,
+    value: str,
+    with_sum: bool,
+) -> list[CirclePartials] | None:
+    """`scan_wide` rows inside `circle` (lat/lon fields in degrees), aggregated per series
+    in SQL; None when a measurement with rows lacks the lat, lon or `value` field."""
+    with store._mutex:  # noqa: SLF001
+        bucket_obj = store._catalog.bucket(bucket)  # noqa: SLF001
+        when = time_conditions(bucket_obj, start_ns, stop_ns)
+        parts: list[CirclePartials] = []
+        with _Registered(store, tag_in) as view:
+            for m in _measurements(store, bucket):
+                conditions = _field_conditions(m, when, predicate)
+                tag_sql = _tag_filter(m, tag_in, view)
+                if tag_sql is None or not conditions:
+                    continue
+                if not {"lat", "lon", value} <= set(conditions):
+                    any_field = " OR ".join(f"({c})" for c in conditions.values())
+                    if _run(store, f"SELECT 1 FROM {_from(m)} WHERE ({any_field}) AND "
+                                   f"{tag_sql} LIMIT 1").num_rows:
+                        return None
+                    continue
+                part = _circle_measurement(store, m, conditions, tag_sql, circle, value,
+                                           with_sum)
+                if part.partials.num_rows:
+                    parts.append(part)
+        return parts
+
+
+def _circle_measurement(
+    store: Store, m: Measurement, conditions: dict[str, str], tag_sql: str, circle: Circle,
+    value: str, with_sum: bool,
+) -> CirclePartials:
+    fields = list(conditions)
+    any_field = " OR ".join(f"({c})" for c in conditions.values())
+    present = [f"CASE WHEN {conditions[k]} THEN {m.fields[k].name} END AS v{i}"
+               for i, k in enumerate(fields)]
+    lat, lon, val = (f"v{fields.index(k)}" for k in ("lat", "lon", value))
+    chord = (f"(cos(radians({lat})) * cos(radians({lon})) - ({circle.x!r})) ** 2 + "
+             f"(cos(radians({lat})) * sin(radians({lon})) - ({circle.y!r})) ** 2 + "
+             f"(sin(radians({lat})) - ({circle.z!r})) ** 2")
+    if circle.box is not None:
+        h, w = circle.box
+        chord = (f"CASE WHEN abs({lat} - ({circle.lat!r})) <= {h!r} AND "
+                 f"abs({lon} - ({circle.lon!r})) <= {w!r} THEN 0.0 ELSE {chord} END")
+    source, sid = _from(m), SERIES_ID
+    if tag_sql != "TRUE":  # matching series first, then their points (as _scan_measurement)
+        series, points = sql_ident(m.series), sql_ident(m.table)
+        source = (f"(SELECT * FROM {series} WHERE {tag_sql}) AS s JOIN {points} AS p "
+                  f"ON p.{SERIES_ID} = s.{SERIES_ID}")
+        sid = f"p.{SERIES_ID}"
+    rows = (f"WITH r AS (SELECT {sid} AS sid, {', '.join(present)} FROM {source} "
+            f"WHERE {any_field}), d AS (SELECT *, {chord} AS d2 FROM r)")
+    inside = f"d2 <= {circle.limit - circle.slack!r}"
+    band = f"abs(d2 - {circle.limit!r}) <= {circle.slack!r}"
+    select = ["sid", *(f"bool_or(v{i} IS NOT NULL) AS h{i}" for i in range(len(fields))),
+              f"count(*) FILTER (WHERE {inside}) AS n",
+              f"count({val}) FILTER (WHERE {inside}) AS c",
+              f"count(*) FILTER (WHERE {band}) AS n_band"]
+    if with_sum:
+        select.append(f"sum({val}) FILTER (WHERE {inside}) AS s")
+    table = _run(store, f"{rows} SELECT {', '.join(select)} FROM d GROUP BY sid")
+    names = [SERIES_COLUMN, *(f"has:{k}" for k in fields), "n", "c", "n_band"]
+    table = table.rename_columns([*names, "s"] if with_sum else names)
+    band_rows = None
+    if pc.sum(table.column("n_band")).as_py():
+        band_rows = _run(store, f"{rows} SELECT sid, {lat}, {lon}, {val} FROM d WHERE {band}")
+        band_rows = band_rows.rename_columns([SERIES_COLUMN, "lat", "lon", "value"])
+    tags = sorted(m.tags)
+    value_type = m.fields[value].field_type
+    return CirclePartials(m.name, tuple(tags), tuple(fields), table,
+                          _series_tags(store, m, tags), band_rows,
+                          value_type.value if value_type is not None else "")

@@ -353,6 +353,9 @@ def push_aggregate(
     Returns None (the caller then runs the function normally) unless the chain is
     fully pushed down and the call uses only default arguments.
     """
+    chain = getattr(source, "push_chain", None)
+    if chain is not None:  # a source refined past the scan (geo_pushdown.CircleRows)
+        return chain(ctx, fn_name, args)
     plan = source.plan
     if not source.unread or plan.start is None or plan.residual_filters:
         return None

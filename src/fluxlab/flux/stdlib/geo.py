@@ -455,11 +455,17 @@ def filter_rows(ctx, tables: Stream, region: Any, minSize: int = 24, maxSize: in
         tokens = _pushed_candidates(ctx, source, shape, minSize, maxSize, level, s2cellIDLevel)
         if tokens is not None:
             keep = pushdown.region_mask(shape) if strict else None
-            rows = pushdown.wide_rows(ctx, source, tokens, keep)
-            if rows is not None:
-                return _nonempty(rows.tables)
-            rows = to_rows(ctx, pushdown.restricted(source, tokens))
-            return strict_filter(ctx, rows, region) if strict else rows
+
+            def read() -> Stream:
+                rows = pushdown.wide_rows(ctx, source, tokens, keep)
+                if rows is not None:
+                    return _nonempty(rows.tables)
+                rows = to_rows(ctx, pushdown.restricted(source, tokens))
+                return strict_filter(ctx, rows, region) if strict else rows
+
+            deferred = pushdown.deferred_circle(ctx, source, shape, tokens, read) \
+                if strict else None
+            return deferred if deferred is not None else read()
     pivoted = bool(tables.tables) and "lat" in tables.tables[0].df.columns
     rows = grid_filter(ctx, tables, region, minSize, maxSize, level, s2cellIDLevel)
     if not pivoted:

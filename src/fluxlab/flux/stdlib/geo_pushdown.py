@@ -13,6 +13,11 @@ scan itself. For a `from |> range |> filter` source that has not been read yet:
    (toRows, filterRows) the measurement tables are read wide, with no unpivot in
    SQL and no pivot in Polars.
 
+With `strict: true` and a circle, filterRows returns a CircleRows instead: when
+`group(columns: tags) |> count/sum/mean(column: field)` follows, the whole chain is
+one SQL aggregate per series (the containment test in SQL, rows within a rounding
+band of the boundary re-checked with the exact NumPy test), combined into the groups.
+
 Every step falls back to the unpushed path (scan, then filter) whenever the result
 could differ from it: rows without the tag, mixed token levels, unparseable tokens,
 filters that were not translated into the scan. The output (columns, order, group
@@ -328,3 +333,198 @@ def _series_ordered(frame: pl.DataFrame, fields: list[str],
     sorted_sid = frame.get_column(_SERIES).to_numpy()
     starts = [0, *(np.flatnonzero(np.diff(sorted_sid)) + 1).tolist()] if len(sorted_sid) else []
     return frame, starts
+
+
+# ----------------------------------------------------------------------------- aggregates
+
+GEO_AGGREGATES = frozenset({"count", "sum", "mean"})
+
+
+class CircleRows(StoreSource):
+    """`filterRows(strict: true)` with a circle on an unread scan, not evaluated yet.
+
+    `group(columns: tags)` and then `count/sum/mean(column: field)` refine it into one
+    SQL aggregate (see push_chain); anything else reads `fallback()` (the wide path),
+    regrouped when a group was deferred, so results never depend on what was pushed.
+    """
+
+    def __init__(self, ctx: Any, source: StoreSource, shape: Any, tokens: pa.Array | None,
+                 fallback: Callable[[], Stream], columns: tuple[str, ...] | None = None) -> None:
+        super().__init__(ctx, source.plan)
+        self.source, self.shape, self.tokens = source, shape, tokens
+        self.fallback, self.columns = fallback, columns
+
+    @property  # type: ignore[override]
+    def tables(self) -> list[Table]:
+        if self._tables is None:
+            stream = self.fallback()
+            if self.columns is not None:
+                from fluxlab.flux.stdlib.core import group
+
+                stream = group(self.ctx, Stream(list(stream.tables)), columns=list(self.columns))
+            self._tables = list(stream.tables)
+        return self._tables
+
+    @tables.setter
+    def tables(self, value: list[Table]) -> None:
+        self._tables = value
+
+    @property
+    def pending(self) -> bool:
+        return False
+
+    def push_chain(self, ctx: Any, fn_name: str, args: dict[str, Any]) -> Stream | None:
+        """Defer `group`, evaluate count/sum/mean in the store; None: run normally."""
+        if not self.unread:
+            return None
+        if fn_name == "group" and self.columns is None:
+            columns = args.get("columns", [])
+            if set(args) - {"columns", "mode"} or args.get("mode", "by") != "by":
+                return None
+            tags = set(ctx.source.tag_keys(self.plan.bucket))
+            if not isinstance(columns, list) or not columns or not all(
+                    c in tags for c in columns):
+                return None
+            return CircleRows(ctx, self.source, self.shape, self.tokens, self.fallback,
+                              tuple(columns))
+        if fn_name in GEO_AGGREGATES and self.columns is not None and not set(args) - {"column"}:
+            column = args.get("column", "_value")
+            if not isinstance(column, str):
+                return None
+            return circle_aggregate(ctx, self, fn_name, column)
+        return None
+
+
+def deferred_circle(ctx: Any, source: StoreSource, shape: Any, tokens: pa.Array | None,
+                    fallback: Callable[[], Stream]) -> Stream | None:
+    """A CircleRows for strict filterRows when the aggregate pushdown may apply."""
+    plan = source.plan
+    if not isinstance(shape, gs.Circle) or not shape.radius < 1.0:
+        return None
+    if plan.residual_filters or plan.stop is None or plan.start is None:
+        return None
+    return CircleRows(ctx, source, shape, tokens, fallback)
+
+
+def circle_aggregate(ctx: Any, rows: CircleRows, fn_name: str, column: str) -> Stream | None:
+    """`filterRows |> group(columns:) |> fn(column:)` from per-series SQL partials.
+
+    Pushed only when the unpushed result's shape is certain: one measurement, every
+    scanned series with lat and lon, every kept series with the same tags and fields
+    (so one table schema) and with `column`; None otherwise (the caller runs it).
+    """
+    from fluxlab.storage.wide import Circle, circle_partials
+
+    plan, shape = rows.plan, rows.shape
+    assert plan.start is not None and plan.stop is not None and rows.columns is not None
+    center = gs.xyz(shape.lat, shape.lon)
+    limit = (2 * math.sin(min(shape.radius, math.pi) / 2)) ** 2
+    circle = Circle(float(center[0]), float(center[1]), float(center[2]), limit,
+                    1e-12 + 1e-9 * limit, float(shape.lat), float(shape.lon), _inner_box(shape))
+    ctx.check_time()
+    try:
+        parts = circle_partials(
+            ctx.source, plan.bucket, start_ns=plan.start.ns, stop_ns=plan.stop.ns,
+            predicate=plan.predicate,
+            tag_in=TagIn(CELL_TAG, rows.tokens) if rows.tokens is not None else None,
+            circle=circle, value=column, with_sum=fn_name != "count")
+    except Exception:  # noqa: BLE001 - e.g. trigonometry on infinities: the exact path decides
+        return None
+    if parts is None or len(parts) > 1:
+        return None
+    if not parts:
+        return Stream()
+    return _combine_circle(rows, parts[0], fn_name, column)
+
+
+def _combine_circle(rows: CircleRows, part: Any, fn_name: str, column: str) -> Stream | None:
+    series = pl.from_arrow(part.partials)
+    tags_frame = pl.from_arrow(part.series)
+    assert isinstance(series, pl.DataFrame) and isinstance(tags_frame, pl.DataFrame)
+    dtype = series.schema.get("s")
+    if fn_name != "count" and part.value_type not in ("float", "integer"):
+        return None  # sum of strings/booleans/unsigned: the unpushed path decides
+    if not (series.get_column("has:lat").all() and series.get_column("has:lon").all()):
+        return None  # strictFilter raises its error for such a series
+    series = series.with_columns(pl.col("n").cast(pl.Int64), pl.col("c").cast(pl.Int64))
+    if dtype is not None and dtype != pl.Float64:
+        try:  # DuckDB sums BIGINT as HUGEINT; the unpushed sum keeps int64
+            series = series.with_columns(pl.col("s").cast(pl.Int64, strict=True))
+        except pl.exceptions.InvalidOperationError:
+            return None
+    if part.band is not None:
+        series = _add_band(series, part.band, rows.shape, fn_name != "count")
+    series = series.filter(pl.col("n") > 0).join(tags_frame, on=SERIES_COLUMN, how="left")
+    if series.height == 0:
+        return Stream()
+    has = [f"has:{f}" for f in part.fields]
+    tags = list(part.tags)
+    pattern = series.select([*has, *(pl.col(t).is_null() for t in tags)]).unique()
+    if pattern.height != 1 or not pattern.get_column(f"has:{column}")[0]:
+        return None  # several table schemas, or tables without the column
+    missing = [c for c in rows.columns if c not in tags
+               or series.get_column(c).null_count() == series.height]
+    if missing:
+        return None
+    return _group_tables(series, list(rows.columns), tags, fn_name, column, part)
+
+
+def _add_band(series: pl.DataFrame, band: pa.Table, shape: Any, with_sum: bool) -> pl.DataFrame:
+    """Add the band rows that the exact NumPy test keeps to the per-series partials."""
+    frame = pl.from_arrow(band)
+    assert isinstance(frame, pl.DataFrame)
+    keep = gs.contains(shape, frame.get_column("lat").to_numpy(),
+                       frame.get_column("lon").to_numpy())
+    frame = frame.filter(pl.Series(np.asarray(keep, dtype=bool)))
+    if frame.height == 0:
+        return series
+    aggs = [pl.len().cast(pl.Int64).alias("bn"), pl.col("value").count().cast(pl.Int64).alias("bc")]
+    if with_sum:
+        aggs.append(pl.col("value").sum().alias("bs"))
+    extra = frame.group_by(SERIES_COLUMN).agg(aggs)
+    series = series.join(extra, on=SERIES_COLUMN, how="left")
+    update = [(pl.col("n") + pl.col("bn").fill_null(0)).alias("n"),
+              (pl.col("c") + pl.col("bc").fill_null(0)).alias("c")]
+    if with_sum:
+        s_type = series.schema["s"]
+        update.append(pl.when(pl.col("bs").is_null() | (pl.col("bc").fill_null(0) == 0))
+                      .then(pl.col("s"))
+                      .otherwise(pl.col("s").fill_null(0) + pl.col("bs").cast(s_type))
+                      .alias("s"))
+    return series.with_columns(update).drop([c for c in ("bn", "bc", "bs") if c in series.columns
+                                             or c in extra.columns])
+
+
+def _group_tables(series: pl.DataFrame, columns: list[str], tags: list[str], fn_name: str,
+                  column: str, part: Any) -> Stream | None:
+    """One table per group in the order the unpushed path meets it (series tables are
+    read in key_sort_key order, regrouped first-seen): key columns and the result."""
+    present = [t for t in tags if series.get_column(t).null_count() == 0]
+    names = ("_measurement", *present)
+    values = zip(*(series.get_column(t).to_list() for t in present), strict=True) if present \
+        else iter([()] * series.height)
+    keys = [key_sort_key(_KeyView(names, (part.measurement, *v))) for v in values]
+    rank = sorted(range(series.height), key=keys.__getitem__)
+    order = np.empty(series.height, dtype=np.int64)
+    order[np.asarray(rank, dtype=np.int64)] = np.arange(series.height)
+    series = series.with_columns(pl.Series("__rank", order)).sort("__rank")
+    if fn_name == "count":
+        value = pl.col("n").sum().cast(pl.Int64)
+    elif fn_name == "sum":
+        value = pl.when(pl.col("c").sum() > 0).then(pl.col("s").sum()).otherwise(None)
+    else:
+        value = pl.col("s").cast(pl.Float64).sum() / pl.col("c").sum()
+        value = pl.when(pl.col("c").sum() > 0).then(value).otherwise(None)
+    reduced = series.group_by(columns, maintain_order=True).agg(value.alias(column))
+    out = []
+    for part_frame in reduced.partition_by(columns, maintain_order=True):
+        frame = part_frame.select([*columns, column])
+        out.append(Table.from_frame(frame, tuple(columns)))
+    return Stream(out)
+
+
+class _KeyView:
+    """The group key of a series table, enough for key_sort_key."""
+
+    def __init__(self, key: tuple[str, ...], values: tuple[Any, ...]) -> None:
+        self.key, self.key_values = key, values
