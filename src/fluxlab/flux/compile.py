@@ -21,7 +21,7 @@ from fluxlab.flux.errors import FluxError, FluxTypeError
 from fluxlab.flux.operators import TypedNull, strip_null
 from fluxlab.flux.registry import NativeFunction
 from fluxlab.flux.scope import Closure
-from fluxlab.flux.table import DURATION_TYPE, TIME_TYPE
+from fluxlab.flux.table import DURATION_TYPE, TIME_TYPE, flux_kind
 from fluxlab.flux.values import Duration, Regex, Time, Unsigned, type_name
 
 if TYPE_CHECKING:
@@ -45,23 +45,10 @@ class Compiled:
 
 
 def kind_of_dtype(dtype: pl.DataType) -> str:
-    if dtype == pl.Int64:
-        return "int"
-    if dtype == pl.UInt64:
-        return "uint"
-    if dtype == pl.Float64:
-        return "float"
-    if dtype == pl.String:
-        return "string"
-    if dtype == pl.Boolean:
-        return "bool"
-    if isinstance(dtype, pl.Datetime):
-        return "time"
-    if isinstance(dtype, pl.Duration):
-        return "duration"
-    if dtype == pl.Null:
-        return "null"
-    raise NotCompilable(f"column type {dtype}")
+    try:
+        return flux_kind(dtype)
+    except TypeError:
+        raise NotCompilable(f"column type {dtype}") from None
 
 
 DTYPE_OF_KIND: dict[str, pl.DataType] = {

@@ -58,6 +58,24 @@ def flux_type_name(dtype: pl.DataType) -> str:
     raise TypeError(f"column type {dtype} has no Flux equivalent")
 
 
+_SHORT_NAMES = {
+    "long": "int",
+    "unsignedLong": "uint",
+    "double": "float",
+    "boolean": "bool",
+    "dateTime:RFC3339": "time",
+}
+
+
+def flux_kind(dtype: pl.DataType) -> str:
+    """Flux's short type name of a column type (int, uint, float, string, bool, time,
+    duration; null for an all-null column), as used in messages and by the compiler."""
+    if dtype == pl.Null:
+        return "null"
+    name = flux_type_name(dtype)
+    return _SHORT_NAMES.get(name, name)
+
+
 @dataclass(slots=True)
 class Table:
     """One Flux table: ordered group-key column names, their values, and the rows."""

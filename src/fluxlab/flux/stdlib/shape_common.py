@@ -14,7 +14,7 @@ import polars as pl
 
 from fluxlab.flux.errors import FluxRuntimeError, FluxTypeError
 from fluxlab.flux.stdlib.records import literal
-from fluxlab.flux.table import Stream, Table, flux_type_name
+from fluxlab.flux.table import Stream, Table, flux_kind
 from fluxlab.flux.values import type_name
 
 KeyId = tuple[tuple[str, Any], ...]
@@ -125,15 +125,7 @@ def require_columns(table: Table, columns: Iterable[str], what: str) -> None:
 
 def flux_type_of_column(dtype: pl.DataType) -> str:
     """Flux's short type name of a column (for messages): float, int, string, ..."""
-    names = {
-        "double": "float",
-        "long": "int",
-        "unsignedLong": "uint",
-        "boolean": "bool",
-        "dateTime:RFC3339": "time",
-    }
-    name = flux_type_name(dtype)
-    return names.get(name, name)
+    return "string" if dtype == pl.Null else flux_kind(dtype)
 
 
 def flux_type_of_value(value: Any) -> str:
