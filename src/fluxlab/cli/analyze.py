@@ -16,12 +16,8 @@ from rich.table import Table
 
 from fluxlab.backends.base import Backend
 from fluxlab.cli.common import (
-    OrgOpt,
-    ProfileOpt,
-    StoreOpt,
-    TokenOpt,
-    UrlOpt,
-    backend_from,
+    Connection,
+    connected,
     reports_errors,
 )
 from fluxlab.cli.output import OutputFormat, console, note, plain_row, rich_table, with_text_times
@@ -29,6 +25,7 @@ from fluxlab.datasets.analyses import Analysis, all_analyses, load_analysis
 
 
 @reports_errors
+@connected
 def analyze(
     name: Annotated[
         str | None,
@@ -50,11 +47,7 @@ def analyze(
         OutputFormat, typer.Option("--format", "-f", help="table for people; csv/json for tools.")
     ] = OutputFormat.TABLE,
     max_rows: Annotated[int, typer.Option("--max-rows", min=1, help="Rows shown as a table.")] = 50,
-    org: OrgOpt = None,
-    store: StoreOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    profile: ProfileOpt = None,
+    conn: Connection = Connection(),
 ) -> None:
     """Run the tutorials' analyses (cases by city, top case types, geo radius, schema...)."""
     if name is None and not run_all:
@@ -65,7 +58,7 @@ def analyze(
         for analysis in analyses:
             sys.stdout.write(analysis.text)
         return
-    with backend_from(store, url, token, org, profile) as backend:
+    with conn.open() as backend:
         for analysis in analyses:
             run_analysis(backend, analysis, fmt, max_rows=max_rows, start=start, stop=stop)
 

@@ -9,12 +9,8 @@ from rich.table import Table
 
 from fluxlab.backends.base import BucketInfo
 from fluxlab.cli.common import (
-    OrgOpt,
-    ProfileOpt,
-    StoreOpt,
-    TokenOpt,
-    UrlOpt,
-    backend_from,
+    Connection,
+    connected,
     reports_errors,
 )
 from fluxlab.cli.output import console, format_duration_ns, plain_row
@@ -34,21 +30,18 @@ DescriptionOpt = Annotated[
 
 @app.command("create")
 @reports_errors
+@connected
 def create(
     name: Annotated[str, typer.Argument(help="New bucket name.")],
     description: DescriptionOpt = None,
     retention: RetentionOpt = None,
-    org: OrgOpt = None,
-    store: StoreOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    profile: ProfileOpt = None,
+    conn: Connection = Connection(),
 ) -> None:
     """Create a bucket (retention 0 keeps data forever)."""
     retention_ns = parse_duration(retention) if retention else 0
-    with backend_from(store, url, token, org, profile) as backend:
+    with conn.open() as backend:
         bucket = backend.create_bucket(
-            name, org=org, description=description or "", retention_ns=retention_ns
+            name, org=conn.org, description=description or "", retention_ns=retention_ns
         )
         console.print(f"Created bucket {name} in {backend.location}", markup=False)
         console.print(bucket_table([bucket]))
@@ -56,16 +49,13 @@ def create(
 
 @app.command("list")
 @reports_errors
+@connected
 def list_(
-    org: OrgOpt = None,
-    store: StoreOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    profile: ProfileOpt = None,
+    conn: Connection = Connection(),
 ) -> None:
     """List buckets (all organisations on the embedded store unless --org)."""
-    with backend_from(store, url, token, org, profile, read_only=True) as backend:
-        buckets = backend.list_buckets(org)
+    with conn.open(read_only=True) as backend:
+        buckets = backend.list_buckets(conn.org)
         if not buckets:
             console.print(
                 f"No buckets in {backend.location}. Create one: fluxlab bucket create NAME"
@@ -77,6 +67,7 @@ def list_(
 
 @app.command("update")
 @reports_errors
+@connected
 def update(
     name: Annotated[str, typer.Argument(help="Bucket to change.")],
     new_name: Annotated[
@@ -84,17 +75,13 @@ def update(
     ] = None,
     description: DescriptionOpt = None,
     retention: RetentionOpt = None,
-    org: OrgOpt = None,
-    store: StoreOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    profile: ProfileOpt = None,
+    conn: Connection = Connection(),
 ) -> None:
     """Rename a bucket or change its description or retention."""
     if new_name is None and description is None and retention is None:
         raise typer.BadParameter("nothing to change: give --name, --description or --retention")
     retention_ns = parse_duration(retention) if retention is not None else None
-    with backend_from(store, url, token, org, profile) as backend:
+    with conn.open() as backend:
         bucket = backend.update_bucket(
             name, new_name=new_name, description=description, retention_ns=retention_ns
         )
@@ -104,16 +91,13 @@ def update(
 
 @app.command("delete")
 @reports_errors
+@connected
 def delete(
     name: Annotated[str, typer.Argument(help="Bucket to delete, with all its data.")],
-    org: OrgOpt = None,
-    store: StoreOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    profile: ProfileOpt = None,
+    conn: Connection = Connection(),
 ) -> None:
     """Delete a bucket and all its data."""
-    with backend_from(store, url, token, org, profile) as backend:
+    with conn.open() as backend:
         backend.delete_bucket(name)
         console.print(f"Deleted bucket {name} from {backend.location}", markup=False)
 

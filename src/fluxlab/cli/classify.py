@@ -23,12 +23,8 @@ from rich.table import Table
 from fluxlab.analysis.bayes import ClassifierSpec, Evaluation, NaiveBayesModel, train_and_evaluate
 from fluxlab.analysis.points import load_points
 from fluxlab.cli.common import (
-    OrgOpt,
-    ProfileOpt,
-    StoreOpt,
-    TokenOpt,
-    UrlOpt,
-    backend_from,
+    Connection,
+    connected,
     reports_errors,
 )
 
@@ -82,6 +78,7 @@ def confusion_table(ev: Evaluation) -> Table:
 
 @app.command("train")
 @reports_errors
+@connected
 def train(
     bucket: Annotated[str, typer.Option("--bucket", "-b", help="Bucket holding the points.")],
     measurement: Annotated[str, typer.Option("--measurement", "-m", help="Measurement.")],
@@ -95,12 +92,11 @@ def train(
     spec: Annotated[Path | None, typer.Option(help="TOML file with the same settings.")] = None,
     model: Annotated[Path | None, typer.Option(help="Write the trained model (JSON) here.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write the evaluation (JSON) here.")] = None,
-    org: OrgOpt = None, store: StoreOpt = None, url: UrlOpt = None, token: TokenOpt = None,
-    profile: ProfileOpt = None,
+    conn: Connection = Connection(),
 ) -> None:
     """Train on a measurement, evaluate on held-out data, print the scores."""
     classifier = _spec_from(spec, target, features, numeric, split, test_fraction)
-    with backend_from(store, url, token, org, profile, read_only=True) as backend:
+    with conn.open(read_only=True) as backend:
         frame = load_points(backend, bucket, measurement)
     fitted, ev = train_and_evaluate(frame, classifier)
     console.print(evaluation_table(ev))

@@ -1,15 +1,17 @@
 """What every command shares: connection options, opening the backend, and error reporting.
 
-Commands stay thin: they declare options with the aliases below, call `backend_from`
-and the layers, and print. Any exception becomes one line on stderr and exit code 1
-(`FLUXLAB_DEBUG=1` shows the traceback when debugging fluxlab itself).
+Commands stay thin: `@connected` gives them the connection options as one `Connection`;
+they call `conn.open()` and the layers, and print. Any exception becomes one line on
+stderr and exit code 1 (`FLUXLAB_DEBUG=1` shows the traceback when debugging fluxlab itself).
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 
@@ -51,29 +53,64 @@ ProfileOpt = Annotated[
 BucketOpt = Annotated[str, typer.Option("--bucket", "-b", help="Bucket name.")]
 
 
-def settings_from(
-    store: Path | None, url: str | None, token: str | None, org: str | None, profile: str | None
-) -> Settings:
-    return resolve_settings(url=url, token=token, org=org, store=store, profile=profile)
+@dataclass(frozen=True)
+class Connection:
+    """Where a command's data lives, as given by --store/--url/--token/--org/--profile."""
+
+    store: Path | None = None
+    url: str | None = None
+    token: str | None = None
+    org: str | None = None
+    profile: str | None = None
+
+    def settings(self) -> Settings:
+        return resolve_settings(
+            url=self.url, token=self.token, org=self.org, store=self.store, profile=self.profile
+        )
+
+    def open(self, *, read_only: bool = False) -> Backend:
+        """The backend chosen by flags > environment > profile (see backends.config).
+
+        Read-only commands do not create a store: they say how to get one instead.
+        """
+        settings = self.settings()
+        if read_only and not settings.is_remote:
+            require_store(settings.store)
+        return open_backend(settings, read_only=read_only)
 
 
-def backend_from(
-    store: Path | None,
-    url: str | None,
-    token: str | None,
-    org: str | None,
-    profile: str | None,
-    *,
-    read_only: bool = False,
-) -> Backend:
-    """The backend chosen by flags > environment > profile (see backends.config).
+_CONNECTION_OPTIONS: dict[str, object] = {
+    "org": OrgOpt,
+    "store": StoreOpt,
+    "url": UrlOpt,
+    "token": TokenOpt,
+    "profile": ProfileOpt,
+}
 
-    Read-only commands do not create a store: they say how to get one instead.
+
+def connected(func: Callable[..., R]) -> Callable[..., R]:
+    """Give a command the five connection options, passed to it as one `conn: Connection`.
+
+    Typer reads a command's options from its signature, so the wrapper advertises the
+    command's own parameters (minus `conn`) followed by the shared options; every command
+    then spells, documents and resolves them the same way.
     """
-    settings = settings_from(store, url, token, org, profile)
-    if read_only and not settings.is_remote:
-        require_store(settings.store)
-    return open_backend(settings, read_only=read_only)
+    signature = inspect.signature(func, eval_str=True)
+    if "conn" not in signature.parameters:
+        raise TypeError(f"{func.__name__} must take a `conn: Connection` parameter")
+    own = [p for name, p in signature.parameters.items() if name != "conn"]
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=option)
+        for name, option in _CONNECTION_OPTIONS.items()
+    ]
+
+    @functools.wraps(func)
+    def wrapper(*args: object, **kwargs: object) -> R:
+        options = {name: kwargs.pop(name, None) for name in _CONNECTION_OPTIONS}
+        return func(*args, conn=Connection(**options), **kwargs)  # type: ignore[arg-type]
+
+    wrapper.__signature__ = signature.replace(parameters=own + shared)  # type: ignore[attr-defined]
+    return wrapper
 
 
 def require_store(path: Path) -> None:

@@ -15,12 +15,8 @@ from rich.table import Table
 
 from fluxlab.backends.base import Backend
 from fluxlab.cli.common import (
-    OrgOpt,
-    ProfileOpt,
-    StoreOpt,
-    TokenOpt,
-    UrlOpt,
-    backend_from,
+    Connection,
+    connected,
     reports_errors,
 )
 from fluxlab.cli.output import console, error, note, plain_row
@@ -128,6 +124,7 @@ def fetch_cmd(
 
 @app.command("load")
 @reports_errors
+@connected
 def load_cmd(
     name: Annotated[str, typer.Argument(help="Dataset name (see `fluxlab datasets list`).")],
     files: Annotated[
@@ -163,15 +160,11 @@ def load_cmd(
         Collision, typer.Option("--on-collision", help="Same series+field+time twice.")
     ] = Collision.KEEP_LAST,
     sort: Annotated[bool, typer.Option("--sort", help="Sort by time before writing.")] = False,
-    org: OrgOpt = None,
-    store: StoreOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    profile: ProfileOpt = None,
+    conn: Connection = Connection(),
 ) -> None:
     """Map, clean and load a dataset's files into its own bucket, accounting for every row."""
     options = [o for o, on in (("drop-outliers", drop_outliers), ("explode", explode)) if on]
-    with backend_from(store, url, token, org, profile) as backend:
+    with conn.open() as backend:
         result = load_dataset(
             backend, name, files or [], bucket=bucket, options=options, s2_level=s2_level,
             rejects_dir=rejects_dir or default_rejects_dir(backend), max_errors=max_errors,

@@ -8,12 +8,8 @@ import typer
 
 from fluxlab.cli.common import (
     BucketOpt,
-    OrgOpt,
-    ProfileOpt,
-    StoreOpt,
-    TokenOpt,
-    UrlOpt,
-    backend_from,
+    Connection,
+    connected,
     reports_errors,
 )
 from fluxlab.cli.output import console
@@ -23,6 +19,7 @@ TimeOpt = Annotated[str, typer.Option(help="RFC 3339 time, date, epoch ns, now o
 
 
 @reports_errors
+@connected
 def delete(
     bucket: BucketOpt,
     start: Annotated[
@@ -36,17 +33,13 @@ def delete(
         typer.Option("--predicate", help='InfluxDB delete predicate: _measurement="m" AND tag="v"',
                      show_default=False),
     ] = None,
-    org: OrgOpt = None,
-    store: StoreOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    profile: ProfileOpt = None,
+    conn: Connection = Connection(),
 ) -> None:
     """Delete points of a bucket in [start, stop) that match the predicate."""
     start_ns, stop_ns = parse_time(start), parse_time(stop)
     if stop_ns <= start_ns:
         raise ValueError(f"--stop ({stop}) must be after --start ({start})")
-    with backend_from(store, url, token, org, profile) as backend:
+    with conn.open() as backend:
         backend.delete(bucket, start_ns=start_ns, stop_ns=stop_ns, predicate=predicate or None)
         what = f" matching {predicate}" if predicate else ""
         console.print(

@@ -14,18 +14,15 @@ import typer
 
 from fluxlab.backends.base import Backend
 from fluxlab.cli.common import (
-    OrgOpt,
-    ProfileOpt,
-    StoreOpt,
-    TokenOpt,
-    UrlOpt,
-    backend_from,
+    Connection,
+    connected,
     reports_errors,
 )
 from fluxlab.cli.output import OutputFormat, note, print_arrow
 
 
 @reports_errors
+@connected
 def query(
     flux: Annotated[
         str | None,
@@ -54,18 +51,14 @@ def query(
     max_memory: Annotated[
         float, typer.Option("--max-memory", min=1, help="Flux memory growth limit in MiB (embedded).")
     ] = 1024.0,
-    org: OrgOpt = None,
-    store: StoreOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    profile: ProfileOpt = None,
+    conn: Connection = Connection(),
 ) -> None:
     """Run a query and print the result."""
     if file is not None:
         flux = file.read_text(encoding="utf-8")
     if (sql is None) == (flux is None):
         raise typer.BadParameter("give exactly one query: --sql \"SELECT ...\" or Flux text")
-    with backend_from(store, url, token, org, profile, read_only=sql is not None) as backend:
+    with conn.open(read_only=sql is not None) as backend:
         if sql is not None:
             print_arrow(backend.sql(sql), fmt, max_rows=max_rows)
         else:

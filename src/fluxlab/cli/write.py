@@ -16,12 +16,8 @@ import typer
 from fluxlab.backends.base import Backend
 from fluxlab.cli.common import (
     BucketOpt,
-    OrgOpt,
-    ProfileOpt,
-    StoreOpt,
-    TokenOpt,
-    UrlOpt,
-    backend_from,
+    Connection,
+    connected,
     reports_errors,
 )
 from fluxlab.cli.output import console, err_console, error, note
@@ -73,6 +69,7 @@ CollisionOpt = Annotated[
 
 
 @reports_errors
+@connected
 def write(
     source: Annotated[
         str, typer.Argument(help="File of line protocol or annotated CSV; '-' reads stdin.")
@@ -86,11 +83,7 @@ def write(
     max_errors: MaxErrorsOpt = 0,
     rejects: RejectsOpt = None,
     on_collision: CollisionOpt = Collision.KEEP_LAST,
-    org: OrgOpt = None,
-    store: StoreOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    profile: ProfileOpt = None,
+    conn: Connection = Connection(),
 ) -> None:
     """Write line protocol or annotated CSV into a bucket (like `influx write`)."""
     if fmt is WriteFormat.CSV:
@@ -105,12 +98,13 @@ def write(
         rejects_path=rejects,
         on_collision=on_collision.value,
     )
-    with backend_from(store, url, token, org, profile) as backend:
+    with conn.open() as backend:
         stream: Any = sys.stdin.buffer if source == "-" else Path(source)
         run_and_report(backend, bucket, [stream], options, dry_run=dry_run)
 
 
 @reports_errors
+@connected
 def ingest(
     files: Annotated[list[Path], typer.Argument(help="CSV / line protocol files to load.")],
     bucket: BucketOpt = ...,  # type: ignore[assignment]
@@ -130,11 +124,7 @@ def ingest(
     max_errors: MaxErrorsOpt = 0,
     rejects: RejectsOpt = None,
     on_collision: CollisionOpt = Collision.KEEP_LAST,
-    org: OrgOpt = None,
-    store: StoreOpt = None,
-    url: UrlOpt = None,
-    token: TokenOpt = None,
-    profile: ProfileOpt = None,
+    conn: Connection = Connection(),
 ) -> None:
     """Load CSV files with a mapping file (or line protocol) into a bucket, with an account."""
     options = dict(
@@ -146,7 +136,7 @@ def ingest(
         sort=sort,
         on_collision=on_collision.value,
     )
-    with backend_from(store, url, token, org, profile) as backend:
+    with conn.open() as backend:
         run_and_report(backend, bucket, list(files), options, dry_run=dry_run)
 
 
