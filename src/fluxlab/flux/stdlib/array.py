@@ -29,17 +29,17 @@ def _array(value: Any, fn_name: str) -> list[Any]:
     return value
 
 
-@builtin("array")
+@builtin("array", pipe="arr")
 def map(ctx: Context, arr: Any, fn: Any) -> list[Any]:  # noqa: A001
     return [ctx.call(fn, x=x) for x in _array(arr, "array.map")]
 
 
-@builtin("array")
+@builtin("array", pipe="arr")
 def filter(ctx: Context, arr: Any, fn: Any) -> list[Any]:  # noqa: A001
     return [x for x in _array(arr, "array.filter") if ctx.call(fn, x=x) is True]
 
 
-@builtin("array")
+@builtin("array", pipe="arr")
 def concat(ctx: Context, arr: Any, v: Any) -> list[Any]:
     return [*_array(arr, "array.concat"), *_array(v, "array.concat")]
 

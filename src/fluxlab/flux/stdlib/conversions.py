@@ -129,6 +129,8 @@ def _int_of(v: Any) -> int:
 
 def _uint_of(v: Any) -> Unsigned:
     match v:
+        case Unsigned():
+            return v  # already a uint: values above the int range must not go through int
         case str():
             try:
                 n = int(v.strip(), 10)
