@@ -60,14 +60,15 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
 
 
 @pytest.fixture
-def calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Counts real calls of the store's partial-aggregate scan (proves the push happened)."""
-    seen: list[int] = []
-    for name in ("series_partials", "bucket_totals", "series_presence", "measurements_present"):
+    seen: list[str] = []
+    for name in ("series_partials", "bucket_totals", "series_presence", "measurements_present",
+                 "group_totals", "tag_values_present"):
         real = getattr(storage_pushdown, name)
 
-        def counting(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
-            seen.append(1)
+        def counting(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            seen.append(_name)
             return _real(*args, **kwargs)
 
         monkeypatch.setattr(storage_pushdown, name, counting)
@@ -103,7 +104,7 @@ M_FIELD = ' |> filter(fn: (r) => r._measurement == "m" and r._field == "{}")'
 
 @pytest.mark.parametrize("fn", ["count", "sum", "mean"])
 @pytest.mark.parametrize("field", ["n", "v"])
-def test_group_by_tag_then_aggregate(store: Store, calls: list[int], fn: str, field: str) -> None:
+def test_group_by_tag_then_aggregate(store: Store, calls: list[str], fn: str, field: str) -> None:
     pushed, unpushed = both(store, M_FIELD.format(field), f' |> group(columns: ["host"]) |> {fn}()')
     assert calls, "the aggregate was not pushed down"
     assert len(pushed) == 4  # hosts a, b, c and the series without a host tag
@@ -111,7 +112,7 @@ def test_group_by_tag_then_aggregate(store: Store, calls: list[int], fn: str, fi
     assert _same(pushed, unpushed)
 
 
-def test_group_by_several_columns_keeps_key_order(store: Store, calls: list[int]) -> None:
+def test_group_by_several_columns_keeps_key_order(store: Store, calls: list[str]) -> None:
     tail = ' |> group(columns: ["region", "_measurement", "host", "_start"]) |> sum()'
     pushed, unpushed = both(store, ' |> filter(fn: (r) => r._field == "v")', tail)
     assert calls
@@ -119,7 +120,7 @@ def test_group_by_several_columns_keeps_key_order(store: Store, calls: list[int]
     assert _same(pushed, unpushed)
 
 
-def test_count_then_top(store: Store, calls: list[int]) -> None:
+def test_count_then_top(store: Store, calls: list[str]) -> None:
     tail = ' |> group(columns: ["host", "region"]) |> count() |> group() |> top(n: 3)'
     pushed, unpushed = both(store, M_FIELD.format("s"), tail)
     assert calls
@@ -130,7 +131,7 @@ def test_count_then_top(store: Store, calls: list[int]) -> None:
 @pytest.mark.parametrize("fn", ["sum", "mean"])
 @pytest.mark.parametrize("columns", ['"_time"', '"host", "_time"'])
 def test_truncate_group_by_time_sum_mean(
-    store: Store, calls: list[int], fn: str, columns: str
+    store: Store, calls: list[str], fn: str, columns: str
 ) -> None:
     tail = f" |> truncateTimeColumn(unit: 1d) |> group(columns: [{columns}]) |> {fn}()"
     pushed, unpushed = both(store, M_FIELD.format("v"), tail)
@@ -138,7 +139,7 @@ def test_truncate_group_by_time_sum_mean(
     assert _same(pushed, unpushed)
 
 
-def test_truncate_group_by_time_over_two_measurements(store: Store, calls: list[int]) -> None:
+def test_truncate_group_by_time_over_two_measurements(store: Store, calls: list[str]) -> None:
     where = ' |> filter(fn: (r) => r._field == "v")'  # m (with and without host) and other
     tail = ' |> truncateTimeColumn(unit: 1d) |> group(columns: ["_time"]) |> count()'
     pushed, unpushed = both(store, where, tail)
@@ -146,7 +147,7 @@ def test_truncate_group_by_time_over_two_measurements(store: Store, calls: list[
     assert pushed == unpushed
 
 
-def test_truncate_group_by_time_count(store: Store, calls: list[int]) -> None:
+def test_truncate_group_by_time_count(store: Store, calls: list[str]) -> None:
     tail = ' |> truncateTimeColumn(unit: 1w) |> group(columns: ["_time"]) |> count()'
     pushed, unpushed = both(store, M_FIELD.format("n"), tail)
     assert calls
@@ -166,14 +167,14 @@ def test_truncate_group_by_time_count(store: Store, calls: list[int]) -> None:
         ' |> group(columns: ["host"]) |> aggregateWindow(every: 1w, fn: sum)',
     ],
 )
-def test_aggregate_window(store: Store, calls: list[int], tail: str) -> None:
+def test_aggregate_window(store: Store, calls: list[str], tail: str) -> None:
     pushed, unpushed = both(store, M_FIELD.format("n"), tail)
     assert calls
     assert pushed and _same(pushed, unpushed)
 
 
 def test_aggregate_window_over_two_value_types_keeps_table_order(
-    store: Store, calls: list[int]
+    store: Store, calls: list[str]
 ) -> None:
     where = ' |> filter(fn: (r) => r._field == "n" or r._field == "v")'
     pushed, unpushed = both(store, where, " |> aggregateWindow(every: 1w, fn: mean)")
@@ -182,7 +183,7 @@ def test_aggregate_window_over_two_value_types_keeps_table_order(
 
 
 def test_deferred_group_followed_by_other_functions_runs_normally(
-    store: Store, calls: list[int]
+    store: Store, calls: list[str]
 ) -> None:
     tail = ' |> group(columns: ["host"]) |> sort(columns: ["_time"]) |> limit(n: 2) |> count()'
     pushed, unpushed = both(store, M_FIELD.format("n"), tail)
@@ -190,7 +191,7 @@ def test_deferred_group_followed_by_other_functions_runs_normally(
     assert pushed == unpushed and len(pushed) == 4
 
 
-def test_filter_after_group_is_not_moved_into_the_scan(store: Store, calls: list[int]) -> None:
+def test_filter_after_group_is_not_moved_into_the_scan(store: Store, calls: list[str]) -> None:
     tail = ' |> group(columns: ["host"]) |> filter(fn: (r) => r.region == "east") |> count()'
     pushed, unpushed = both(store, M_FIELD.format("n"), tail)
     assert pushed == unpushed
@@ -205,7 +206,7 @@ def test_sum_of_strings_still_fails_like_flux(store: Store) -> None:
             flux.run(text, source_store=store)
 
 
-def test_mixed_value_types_in_one_group_are_not_pushed(store: Store, calls: list[int]) -> None:
+def test_mixed_value_types_in_one_group_are_not_pushed(store: Store, calls: list[str]) -> None:
     where = ' |> filter(fn: (r) => r._field == "n" or r._field == "v")'
     head = f'from(bucket: "b") |> {RANGE}{where} |> group(columns: ["host"]) |> count()'
     with pytest.raises(FluxError):
@@ -240,7 +241,7 @@ UNPUSHED = ", predicate: (r) => true)"  # a predicate the store cannot translate
     ],
 )
 def test_schema_tag_values_are_pushed(
-    store: Store, calls: list[int], call: str, unpushed: str
+    store: Store, calls: list[str], call: str, unpushed: str
 ) -> None:
     head = 'import "influxdata/influxdb/schema"\n'
     pushed = _dump(flux.run(head + call, source_store=store))
@@ -296,7 +297,7 @@ def test_schema_measurements_order_equals_unpushed(tmp_path: Path, names: list[s
 
 
 @pytest.mark.parametrize("start", ["1969-12-20T00:00:00Z", "1970-01-01T00:00:00Z"])
-def test_time_buckets_before_and_after_1970(tmp_path: Path, calls: list[int], start: str) -> None:
+def test_time_buckets_before_and_after_1970(tmp_path: Path, calls: list[str], start: str) -> None:
     """Bucket starts are floors also for negative times (the plain division, used when
     the range starts at or after 1970, truncates toward zero)."""
     times = [-12 * DAY - 5, -3 * DAY + 1, -1, 0, 1, 2 * DAY + 7, 9 * DAY]
@@ -311,3 +312,129 @@ def test_time_buckets_before_and_after_1970(tmp_path: Path, calls: list[int], st
             assert pushed == _dump(flux.run(head + NO_PUSH + tail, source_store=s))
             assert pushed
     assert calls
+
+
+# ----------------------------------------------------------------------------- one-statement shapes
+
+V_ANY = ' |> filter(fn: (r) => r._field == "v")'  # measurements m (with/without host) and other
+
+
+@pytest.mark.parametrize(
+    ("where", "tail"),
+    [
+        (M_FIELD.format("n"), ' |> group(columns: ["region"]) |> sum()'),
+        (M_FIELD.format("v"), ' |> group(columns: ["region", "_start"]) |> mean()'),
+        (M_FIELD.format("s"), " |> group() |> count()"),
+        (V_ANY, ' |> group(columns: ["_measurement"]) |> count()'),
+        (V_ANY, ' |> group(columns: ["_field", "host"]) |> sum()'),
+        (M_FIELD.format("n") + ' |> filter(fn: (r) => r.host != "a")',
+         ' |> group(columns: ["region"]) |> sum()'),
+        (' |> filter(fn: (r) => r._field == "n" and r.host =~ /^[ab]$/)',
+         ' |> group(columns: ["host", "region"]) |> count()'),
+    ],
+)
+def test_group_totals_in_one_statement(
+    store: Store, calls: list[str], where: str, tail: str
+) -> None:
+    pushed, unpushed = both(store, where, tail)
+    assert calls == ["group_totals"]
+    assert pushed and _same(pushed, unpushed)
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        ' |> group(columns: ["region"]) |> sum() |> filter(fn: (r) => r._value > 0)',
+        ' |> group(columns: ["host", "region"]) |> sum() |> filter(fn: (r) => r._value > 2000)',
+        ' |> group(columns: ["region"]) |> sum() |> filter(fn: (r) => r.region == "east")',
+        ' |> group(columns: ["region"]) |> sum() |> filter(fn: (r) => r._value < -1000000000)',
+        ' |> group(columns: ["region"]) |> sum()'
+        ' |> filter(fn: (r) => r._value > 0, onEmpty: "keep")',
+        ' |> group(columns: ["host", "region"]) |> count() |> group() |> top(n: 3)',
+        ' |> group(columns: ["host", "region"]) |> count() |> group(columns: ["region"])',
+        ' |> group(columns: ["region"]) |> count() |> group() |> sort(columns: ["region"])',
+        ' |> group(columns: ["region"]) |> count() |> filter(fn: (r) => r._value > 1)'
+        ' |> group() |> limit(n: 1)',
+        ' |> group(columns: ["region"]) |> mean() |> map(fn: (r) => ({r with x: 1}))',
+    ],
+)
+def test_steps_after_a_pushed_aggregate_equal_the_general_path(
+    store: Store, calls: list[str], tail: str
+) -> None:
+    """filter/group() run once over the grouped frame; other steps read its tables."""
+    pushed, unpushed = both(store, M_FIELD.format("n"), tail)
+    assert calls
+    assert _same(pushed, unpushed)
+
+
+def test_a_pushed_aggregate_stays_one_frame_until_read(store: Store) -> None:
+    from fluxlab.flux.stdlib.grouped_frame import GroupedFrame
+
+    text = f'from(bucket: "b") |> {RANGE}{M_FIELD.format("n")} |> group(columns: ["region"])'
+    result = flux.run(text + " |> sum() |> filter(fn: (r) => r._value > 0)", source_store=store)
+    stream = result["_result"]
+    assert isinstance(stream, GroupedFrame)
+    assert [t.key for t in stream.tables] == [("region",)] * stream.frame().height
+    # a group key tag absent in some series: several table schemas, plain tables
+    absent = flux.run(text.replace('"region"', '"host"') + " |> sum()", source_store=store)
+    assert not isinstance(absent["_result"], GroupedFrame)
+
+
+@pytest.mark.parametrize(
+    "predicate",
+    [
+        "(r) => r.region == \"east\"",
+        "(r) => r._field == \"v\"",
+        "(r) => r._measurement == \"other\" or r.region == \"west\"",
+        "(r) => r._field == \"s\" and r.region == \"west\"",  # _field with a tag: series path
+        "(r) => r.host !~ /a/",
+    ],
+)
+@pytest.mark.parametrize("tag", ["host", "region"])
+def test_schema_tag_values_with_predicates(
+    store: Store, calls: list[str], predicate: str, tag: str
+) -> None:
+    head = 'import "influxdata/influxdb/schema"\n'
+    call = f'schema.tagValues(bucket: "b", tag: "{tag}", {SINCE}, predicate: {predicate}'
+    pushed = _dump(flux.run(head + call + ")", source_store=store))
+    mixed = "_field" in predicate and "region" in predicate  # declined: series path
+    assert calls == ["tag_values_present", *(["series_presence"] if mixed else [])]
+    unpushed_call = call.replace("predicate: (r) => ", "predicate: (r) => true and (") + ")"
+    plain = _dump(flux.run(head + unpushed_call + ")", source_store=store))
+    assert pushed == plain
+
+
+def test_unranked_window_totals_apply_tag_predicates(store: Store, calls: list[str]) -> None:
+    where = M_FIELD.format("n") + ' |> filter(fn: (r) => r.host == "a" or r.region == "west")'
+    pushed, unpushed = both(store, where, " |> group() |> aggregateWindow(every: 1w, fn: sum)")
+    assert calls
+    assert pushed and _same(pushed, unpushed)
+
+
+@pytest.mark.parametrize(
+    ("where", "tail", "ranked"),
+    [
+        (M_FIELD.format("n"), ' |> group() |> sort(columns: ["_time"])', False),
+        (V_ANY, ' |> group() |> sort(columns: ["_value", "_time"], desc: true)', False),
+        (M_FIELD.format("n"), ' |> group() |> sort(columns: ["_value"])', True),
+        (M_FIELD.format("n"), " |> group()", True),
+        (M_FIELD.format("n"), ' |> filter(fn: (r) => r._value > 110) |> group()'
+         ' |> sort(columns: ["_time"])', True),
+        (V_ANY, "", True),
+    ],
+)
+def test_time_buckets_skip_series_ranks_only_when_a_sort_decides_the_order(
+    store: Store, monkeypatch: pytest.MonkeyPatch, where: str, tail: str, ranked: bool
+) -> None:
+    seen: list[bool] = []
+    real = storage_pushdown.bucket_totals
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs["ranked"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(storage_pushdown, "bucket_totals", recording)
+    head = ' |> truncateTimeColumn(unit: 1d) |> group(columns: ["_time"]) |> count()'
+    pushed, unpushed = both(store, where, head + tail)
+    assert seen == [ranked]
+    assert pushed and pushed == unpushed

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from fluxlab.flux.ast import File
     from fluxlab.flux.table import Stream
     from fluxlab.flux.values import Time
 
@@ -29,7 +31,6 @@ def run(
     """
     from fluxlab.flux.context import Context
     from fluxlab.flux.interpreter import Interpreter
-    from fluxlab.flux.parser import parse
     from fluxlab.flux.values import Time
 
     if isinstance(now, datetime):
@@ -37,7 +38,16 @@ def run(
         now = (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000
     fixed_now = Time(now) if isinstance(now, int) else now
     ctx = Context(now=fixed_now, source=source_store, timeout_s=timeout_s, options=options)
-    return Interpreter(ctx).run(parse(source))
+    return Interpreter(ctx).run(parsed(source))
+
+
+@lru_cache(maxsize=256)
+def parsed(source: str) -> File:
+    """The program's syntax tree, cached by text: dashboards re-run the same queries and
+    the tree is never modified after parsing (evaluation only reads it)."""
+    from fluxlab.flux.parser import parse
+
+    return parse(source)
 
 
 def run_csv(source: str, **kwargs: Any) -> str:

@@ -97,11 +97,11 @@ def run_limited(
     options: dict[str, Any] | None = None,
 ) -> dict[str, Stream]:
     """Parse and run a Flux program under `limits`; results by name (like flux.run)."""
+    from fluxlab.flux import parsed
     from fluxlab.flux.interpreter import Interpreter
-    from fluxlab.flux.parser import parse
 
     ctx = LimitedContext(limits=limits or QueryLimits(), now=now, source=store, options=options)
-    program = parse(text)
+    program = parsed(text)
     try:
         results = Interpreter(ctx).run(program)
     except FluxRuntimeError as exc:

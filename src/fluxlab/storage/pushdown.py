@@ -6,21 +6,28 @@ result exactly: the output order of groups follows the order in which they first
 appear in the series-ordered stream, and a group key holds only the tag columns a
 series has. So the store returns one row per series and field (and per time bucket
 when `bucket_ns` is given, for `truncateTimeColumn |> group(columns: ["_time"])`)
-with count, sum, min and max of `_value`; the Flux layer combines those few rows
-into the groups (thousands of rows instead of millions). Points are aggregated by
-their integer series id first and only the result rows are joined to the series
-table (tag values, predicate), with the scan's own time conditions (retention
-included) and predicate SQL, so what is counted is exactly what `store.scan` returns.
+with count and sum of `_value`; the Flux layer combines those few rows into the
+groups (thousands of rows instead of millions). Points are aggregated by their
+integer series id first and only the result rows are joined to the series table (tag
+values, predicate), with the scan's own time conditions (retention included) and
+predicate SQL, so what is counted is exactly what `store.scan` returns.
+
+The common shapes go further and run as ONE statement that returns the finished
+groups already in the unpushed order (`group_totals`, `bucket_totals`,
+`tag_values_present`): series ranks come from a window over the small series tables
+in the same statement, so a query costs one DuckDB round trip and no Python-side
+regrouping (on small stores that fixed cost was most of the query).
 """
 
 from __future__ import annotations
 
-import polars as pl
+from collections.abc import Callable
+
 import pyarrow as pa
 
 from fluxlab.model.points import FieldType
 from fluxlab.storage import scan as scans
-from fluxlab.storage.catalog import SERIES_ID, Column, Measurement
+from fluxlab.storage.catalog import SERIES_ID, Measurement
 from fluxlab.storage.predicate import (
     And,
     Cmp,
@@ -51,7 +58,7 @@ def series_partials(
     """(value type, table) per stored value type; columns _measurement, _field, the tag
     keys (null where a series lacks the tag), `_time` (start of the epoch-aligned
     `bucket_ns` bucket, int64 ns) when bucketed, then count and, for numeric types,
-    sum, min and max of the values. Empty types are left out. `values=False` leaves
+    sum of the values (what count/sum/mean need; min and max would double the cost). Empty types are left out. `values=False` leaves
     out the value columns (and count): just which series have points in range, which
     is all schema.tagValues needs."""
     if bucket_ns is not None and bucket_ns <= 0:
@@ -87,7 +94,7 @@ def _partials_sql(
     if values:
         names.append("count")
         if ftype in _SUM_TYPES:
-            names += ["sum", "min", "max"]
+            names.append("sum")
     parts = [_branch_partials(request, b, tag_keys, ftype, bucket_ns, values) for b in branches]
     return " UNION ALL ".join(parts), names
 
@@ -114,9 +121,8 @@ def _branch_partials(
         inner.append(f"count({col.name})::BIGINT AS _n")
         outer.append("_n")
     if values and ftype in _SUM_TYPES:
-        inner += [f"sum({col.name})::{_SUM_TYPES[ftype]} AS _s", f"min({col.name}) AS _lo",
-                  f"max({col.name}) AS _hi"]
-        outer += ["_s", "_lo", "_hi"]
+        inner.append(f"sum({col.name})::{_SUM_TYPES[ftype]} AS _s")
+        outer.append("_s")
     where = [f"{col.name} IS NOT NULL"]
     where += time_conditions(request.bucket, request.start_ns, request.stop_ns)
     points = (
@@ -165,15 +171,36 @@ def _may_match(predicate: Predicate | None, branch: scans.Branch) -> bool | None
 
 # ----------------------------------------------------------------------------- time buckets
 
-RANKS = "_fl_series_ranks"
+def is_numeric(ftype: FieldType) -> bool:
+    """Can values of this type be summed (float, integer, unsigned)?"""
+    return ftype in _SUM_TYPES
 
 
-def series_key_expr(measurement: str, tags: list[str]) -> pl.Expr:
-    """InfluxDB's series key text `m,k1=v1,k2=v2` (sorted keys, absent tags left out)."""
-    parts = [pl.lit(measurement)]
-    for tag in sorted(tags):
-        parts.append(pl.concat_str([pl.lit(f",{tag}="), pl.col(tag)]).fill_null(""))
-    return pl.concat_str(parts)
+def bucket_value_type(
+    store: Store,
+    bucket: str,
+    *,
+    start_ns: int | None,
+    stop_ns: int | None,
+    predicate: Predicate | None,
+) -> FieldType | None:
+    """The one value type of the fields `predicate` may select (from the catalog, no
+    scan), or None when there are several or none: what bucket_totals will find."""
+    with store._mutex:
+        request = store._request(bucket, start_ns, stop_ns, None, None, predicate)
+        typed = _typed_branches(request, predicate)
+        return next(iter(typed)) if len(typed) == 1 else None
+
+
+def _typed_branches(
+    request: scans.ScanRequest, predicate: Predicate | None
+) -> dict[FieldType, list[scans.Branch]]:
+    """Branches per value type, without those the predicate rules out by name."""
+    typed = {
+        ftype: [b for b in branches if _may_match(predicate, b) is not False]
+        for ftype, branches in scans.branches_by_type(request).items()
+    }
+    return {t: b for t, b in typed.items() if b}
 
 
 def bucket_totals(
@@ -184,69 +211,65 @@ def bucket_totals(
     stop_ns: int | None,
     predicate: Predicate | None,
     bucket_ns: int,
+    ranked: bool = True,
 ) -> tuple[FieldType, pa.Table] | None:
-    """Per epoch-aligned time bucket: `_time` (ns), count, sum (numeric types) and
-    `first_rank`, the smallest (series key, field) rank among the points in it.
+    """Per epoch-aligned time bucket: `_time` (ns), count, sum (numeric types) and, when
+    `ranked`, `first_rank`: the smallest (series key, field) rank among its points.
 
     `truncateTimeColumn |> group(columns: ["_time"])` meets its groups in series order,
     then time: `first_rank` gives that order without grouping millions of points by
-    series. Ranks are computed from the small series tables (exact string order of the
-    series keys) and joined to the points by integer series id. None when the matching
-    fields have several value types (they cannot share a group).
+    series. Ranks are computed in the same statement over the small series tables
+    (exact string order of the series keys) and joined to the points by integer series
+    id. Callers that need no order (one merged table) pass `ranked=False`: the points
+    then meet the series table only when tags decide the predicate. None when the
+    matching fields have several value types (they cannot share a group).
     """
     with store._mutex:
         request = store._request(bucket, start_ns, stop_ns, None, None, predicate)
-        typed = {
-            ftype: [b for b in branches if _may_match(predicate, b) is not False]
-            for ftype, branches in scans.branches_by_type(request).items()
-        }
-        typed = {t: b for t, b in typed.items() if b}
+        typed = _typed_branches(request, predicate)
         if len(typed) != 1:
             return None
         ftype, branches = next(iter(typed.items()))
-        ranks = _branch_ranks(store, request, branches)
-        store._con.register(RANKS, ranks)
-        try:
-            sql = _bucket_sql(request, branches, ftype, bucket_ns)
-            table = scans._run(store._con, sql)
-        finally:
-            store._con.unregister(RANKS)
-        names = ["_time", "count", *(["sum"] if ftype in _SUM_TYPES else []), "first_rank"]
+        table = scans._run(store._con, _bucket_sql(request, branches, ftype, bucket_ns, ranked))
+        names = ["_time", "count", *(["sum"] if ftype in _SUM_TYPES else []),
+                 *(["first_rank"] if ranked else [])]
         return ftype, table.rename_columns(names)
 
 
-def _branch_ranks(
-    store: Store, request: scans.ScanRequest, branches: list[scans.Branch]
-) -> pa.Table:
-    """(branch number, sid, rank) for every series of the branches that passes the
-    predicate; rank orders (series key, field) like the Flux layer's table order."""
-    frames = []
-    for number, branch in enumerate(branches):
-        m, col = branch.measurement, branch.field
-        tags = sorted(m.tags)
-        select = [SERIES_ID, *(f"{m.tags[k].name}" for k in tags)]
+def _resolver(branch: scans.Branch) -> Callable[[str], str | None]:
+    """SQL for a key within one branch: `_measurement`/`_field` are literals, tags are
+    series-table columns, a tag the measurement lacks is None (compares as "")."""
+    m, col = branch.measurement, branch.field
 
-        def resolve(key: str, m: Measurement = m, col: Column = col) -> str | None:
-            if key == "_measurement":
-                return sql_string(m.name)
-            if key == "_field":
-                return sql_string(col.key)
-            tag = m.tags.get(key)
-            return tag.name if tag else None
+    def resolve(key: str) -> str | None:
+        if key == "_measurement":
+            return sql_string(m.name)
+        if key == "_field":
+            return sql_string(col.key)
+        tag = m.tags.get(key)
+        return tag.name if tag else None
 
-        condition = to_sql(request.predicate, resolve) if request.predicate else "TRUE"
-        sql = f"SELECT {', '.join(select)} FROM {sql_ident(m.series)} WHERE {condition}"
-        arrow = scans._run(store._con, sql).rename_columns(["sid", *tags])
-        frame = pl.from_arrow(arrow)
-        assert isinstance(frame, pl.DataFrame)
-        frames.append(frame.select(
-            pl.lit(number, pl.Int64).alias("b"),
-            pl.col("sid").cast(pl.Int64),
-            series_key_expr(m.name, tags).alias("key"),
-            pl.lit(col.key).alias("field"),
-        ))
-    ranked = pl.concat(frames).sort(["key", "field"]).with_row_index("rk")
-    return ranked.select("b", "sid", pl.col("rk").cast(pl.Int64)).to_arrow()
+    return resolve
+
+
+def _series_condition(request: scans.ScanRequest, branch: scans.Branch) -> str:
+    """The predicate as SQL over the branch's series table (tags as columns)."""
+    if request.predicate is None:
+        return "TRUE"
+    return to_sql(request.predicate, _resolver(branch))
+
+
+def _ranks_cte(request: scans.ScanRequest, branches: list[scans.Branch]) -> str:
+    """`r(b, sid, rk)`: every series of the branches that passes the predicate, ranked
+    by (series key, field) like the Flux layer's table order."""
+    ranked = [
+        f"SELECT {number} AS b, {SERIES_ID}, {_series_key_sql(b.measurement)} AS k, "
+        f"{sql_string(b.field.key)} AS f FROM {sql_ident(b.measurement.series)} "
+        f"WHERE {_series_condition(request, b)}"
+        for number, b in enumerate(branches)
+    ]
+    return (f"r AS (SELECT b, {SERIES_ID}, row_number() OVER (ORDER BY k, f) AS rk "
+            f"FROM ({' UNION ALL '.join(ranked)}))")
 
 
 def _bucket_start(t: str, bucket_ns: int, start_ns: int | None) -> str:
@@ -259,7 +282,8 @@ def _bucket_start(t: str, bucket_ns: int, start_ns: int | None) -> str:
 
 
 def _bucket_sql(
-    request: scans.ScanRequest, branches: list[scans.Branch], ftype: FieldType, bucket_ns: int
+    request: scans.ScanRequest, branches: list[scans.Branch], ftype: FieldType, bucket_ns: int,
+    ranked: bool,
 ) -> str:
     numeric = ftype in _SUM_TYPES
     parts = []
@@ -271,15 +295,22 @@ def _bucket_sql(
         values = [f"count(p.{col.name})::BIGINT AS n"]
         if numeric:
             values.append(f"sum(p.{col.name})::{_SUM_TYPES[ftype]} AS s")
+        source = f"{sql_ident(m.table)} p"
+        if ranked:
+            values.append("min(r.rk) AS rk")
+            source += f" JOIN r ON p.{SERIES_ID} = r.{SERIES_ID} AND r.b = {number}"
+        elif _may_match(request.predicate, branch) is not True:
+            where.append(f"p.{SERIES_ID} IN (SELECT {SERIES_ID} FROM {sql_ident(m.series)} "
+                         f"WHERE {_series_condition(request, branch)})")
         parts.append(
             f"SELECT {_bucket_start(t, bucket_ns, request.start_ns)} AS tb, "
-            f"{', '.join(values)}, min(r.rk) AS rk FROM {sql_ident(m.table)} p "
-            f"JOIN {RANKS} r ON p.{SERIES_ID} = r.sid AND r.b = {number} "
-            f"WHERE {' AND '.join(where)} GROUP BY tb"
+            f"{', '.join(values)} FROM {source} WHERE {' AND '.join(where)} GROUP BY tb"
         )
     sums = f", sum(s)::{_SUM_TYPES[ftype]}" if numeric else ""
+    ranks = ", min(rk)" if ranked else ""
+    cte = f"WITH {_ranks_cte(request, branches)} " if ranked else ""
     return (
-        f"SELECT tb, sum(n)::BIGINT{sums}, min(rk) FROM ({' UNION ALL '.join(parts)}) "
+        f"{cte}SELECT tb, sum(n)::BIGINT{sums}{ranks} FROM ({' UNION ALL '.join(parts)}) "
         "GROUP BY tb"
     )
 
@@ -375,3 +406,162 @@ def measurements_present(
             if scans._run(store._con, f"SELECT 1 FROM {table} WHERE {where} LIMIT 1").num_rows:
                 out.append(name)
         return out
+
+
+# ----------------------------------------------------------------------------- group totals
+
+
+def group_totals(
+    store: Store,
+    bucket: str,
+    *,
+    start_ns: int | None,
+    stop_ns: int | None,
+    predicate: Predicate | None,
+    columns: list[str],
+    with_count: bool = True,
+    with_sum: bool = False,
+) -> tuple[FieldType, list[str], pa.Table] | None:
+    """`group(columns:) |> count/sum/mean` as ONE SQL statement returning one row per group.
+
+    (value type, tag keys of the scanned fields, table). The table has the group
+    columns that exist (`_measurement`, `_field`, tag keys; in `columns` order, null
+    where a series lacks the tag), then `count` (when `with_count`) and `sum` (when
+    `with_sum` and the type is numeric), rows ordered by the smallest (series key,
+    field) of each group: the order in which the unpushed path meets the groups.
+    Points are aggregated by integer series id first; only those few rows meet the
+    series table (tags, predicate, series key). None when the matching fields have
+    several value types (the caller's general path decides).
+    """
+    with store._mutex:  # the store serializes every use of its DuckDB connection
+        request = store._request(bucket, start_ns, stop_ns, None, None, predicate)
+        typed = _typed_branches(request, predicate)
+        if len(typed) != 1:
+            return None
+        ftype, branches = next(iter(typed.items()))
+        tag_keys = scans.tag_keys_of(branches)
+        known = [c for c in columns if c in ("_measurement", "_field") or c in tag_keys]
+        summed = with_sum and ftype in _SUM_TYPES
+        counted = with_count or not summed  # a count tells which series have values
+        sql = _group_totals_sql(request, branches, known, counted, ftype if summed else None)
+        table = scans._run(store._con, sql)
+        names = [*known, *(["count"] if counted else []), *(["sum"] if summed else [])]
+        return ftype, tag_keys, table.rename_columns(names)
+
+
+def _group_totals_sql(
+    request: scans.ScanRequest,
+    branches: list[scans.Branch],
+    columns: list[str],
+    counted: bool,
+    sum_type: FieldType | None,
+) -> str:
+    """Per branch: totals per series id over the points, joined to the series rows
+    that pass the predicate; series without a value in range are dropped before the
+    groups are formed and ordered by their smallest {series key, field}."""
+    groups = [f"g{i}" for i in range(len(columns))]
+    when = " AND ".join(time_conditions(request.bucket, request.start_ns, request.stop_ns))
+    totals = [*(["n"] if counted else []), *(["s"] if sum_type is not None else [])]
+    ctes, bodies = [], []
+    for number, branch in enumerate(branches):
+        m, col = branch.measurement, branch.field
+        resolve = _resolver(branch)
+        values = [f"count({col.name}) AS n"] if counted else []
+        if sum_type is not None:
+            values.append(f"sum({col.name}) AS s")
+        ctes.append(
+            f"p{number} AS (SELECT {SERIES_ID}, {', '.join(values)} FROM {sql_ident(m.table)}"
+            f" WHERE {when or 'TRUE'} GROUP BY {SERIES_ID})"
+        )
+        keys = [f"{resolve(c) or 'NULL::VARCHAR'} AS {g}" for c, g in zip(
+            columns, groups, strict=True)]
+        present = "p.n > 0" if counted else "p.s IS NOT NULL"
+        bodies.append(
+            f"SELECT {''.join(k + ', ' for k in keys)}{', '.join('p.' + t for t in totals)}, "
+            f"{{'k': {_series_key_sql(m)}, 'f': {sql_string(col.key)}}} AS o "
+            f"FROM p{number} p JOIN {sql_ident(m.series)} USING ({SERIES_ID}) "
+            f"WHERE {present} AND {_series_condition(request, branch)}"
+        )
+    sums = [*(["sum(n)::BIGINT"] if counted else []),
+            *([f"sum(s)::{_SUM_TYPES[sum_type]}"] if sum_type is not None else [])]
+    grouping = f" GROUP BY {', '.join(groups)}" if groups else " HAVING count(*) > 0"
+    return (
+        f"WITH {', '.join(ctes)} SELECT {''.join(g + ', ' for g in groups)}{', '.join(sums)} "
+        f"FROM ({' UNION ALL '.join(bodies)}){grouping} ORDER BY min(o)"
+    )
+
+
+def _series_key_sql(m: Measurement) -> str:
+    """SQL for InfluxDB's series key text `m,k1=v1,...` (sorted keys, absent tags left
+    out); DuckDB compares strings bytewise, like the Flux layer's `_series_order`."""
+    parts = [sql_string(m.name)]
+    for key in sorted(m.tags):
+        parts.append(f"coalesce({sql_string(f',{key}=')} || {m.tags[key].name}, '')")
+    return " || ".join(parts)
+
+
+# ----------------------------------------------------------------------------- tag values
+
+
+def tag_values_present(
+    store: Store,
+    bucket: str,
+    *,
+    start_ns: int | None,
+    stop_ns: int | None,
+    predicate: Predicate | None,
+    tag: str,
+) -> list[str] | None:
+    """Distinct values of tag key `tag` among the series with a matching point in range,
+    in the order of each value's first series key (the unpushed path's order), from
+    ONE statement: the series ids in range (grouped integers), semi-joined to the small
+    series table. None when the predicate mixes `_field` with tags (then which fields
+    a series has in range matters per field: the caller uses series_presence)."""
+    with store._mutex:
+        request = store._request(bucket, start_ns, stop_ns, None, None, predicate)
+        by_field = predicate is not None and _mentions(predicate, "_field")
+        chosen: dict[str, list[scans.Branch]] = {}
+        for branches in scans.branches_by_type(request).values():
+            for b in branches:
+                match = _may_match(predicate, b)
+                if match is None and by_field:
+                    return None
+                if match is not False:
+                    chosen.setdefault(b.measurement.name, []).append(b)
+        when = time_conditions(request.bucket, request.start_ns, request.stop_ns)
+        parts = []
+        for i, branches in enumerate(chosen.values()):
+            m = branches[0].measurement
+            if tag not in m.tags:
+                continue
+            any_field = " OR ".join(f"{b.field.name} IS NOT NULL" for b in branches)
+            points = (f"p{i} AS MATERIALIZED (SELECT {SERIES_ID} FROM {sql_ident(m.table)} "
+                      f"WHERE ({any_field}) AND {' AND '.join(when) or 'TRUE'} "
+                      f"GROUP BY {SERIES_ID})")
+
+            def resolve(key: str, m: Measurement = m) -> str | None:
+                if key == "_measurement":
+                    return sql_string(m.name)
+                column = m.tags.get(key)
+                return column.name if column else None
+
+            condition = "TRUE" if by_field else to_sql(request.predicate, resolve)
+            value = m.tags[tag].name
+            parts.append((points, (
+                f"SELECT {value} AS v, {_series_key_sql(m)} AS k FROM p{i} "
+                f"JOIN {sql_ident(m.series)} USING ({SERIES_ID}) "
+                f"WHERE {value} IS NOT NULL AND {condition}")))
+        if not parts:
+            return []
+        sql = (f"WITH {', '.join(p for p, _ in parts)} SELECT v FROM "
+               f"({' UNION ALL '.join(s for _, s in parts)}) GROUP BY v ORDER BY min(k)")
+        return scans._run(store._con, sql).column(0).to_pylist()
+
+
+def _mentions(predicate: Predicate, key: str) -> bool:
+    """Does the predicate compare `key` anywhere?"""
+    if isinstance(predicate, Cmp):
+        return predicate.key == key
+    if isinstance(predicate, Not):
+        return _mentions(predicate.item, key)
+    return any(_mentions(item, key) for item in predicate.items)

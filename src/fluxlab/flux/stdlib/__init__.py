@@ -7,8 +7,15 @@ functions) through `fluxlab.flux.registry`. Add a module here and import it belo
 import importlib
 import pkgutil
 
+_loaded = False
+
 
 def load_all() -> None:
-    """Import every module of this package (idempotent)."""
+    """Import every module of this package (idempotent; the directory is listed once,
+    since every query run calls this and listing it costs a millisecond)."""
+    global _loaded
+    if _loaded:
+        return
     for info in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{info.name}")
+    _loaded = True

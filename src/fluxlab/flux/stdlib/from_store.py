@@ -492,7 +492,11 @@ def _push_grouped(
     bucket_ns = truncate.total_ns() if truncate is not None and _TIME_KEY in columns else None
     assert plan.start is not None and plan.stop is not None
     if bucket_ns is not None and columns == [_TIME_KEY]:
-        return _push_time_buckets(ctx, plan, bucket_ns, fn_name)
+        return _push_time_buckets(ctx, source, bucket_ns, fn_name)
+    if bucket_ns is None:
+        totals = _push_group_totals(ctx, source, columns, fn_name)
+        if totals is not None:
+            return totals
     try:
         partials = series_partials(
             ctx.source, plan.bucket, start_ns=plan.start.ns, stop_ns=plan.stop.ns,
@@ -510,6 +514,53 @@ def _push_grouped(
     frame = pl.from_arrow(arrow)
     assert isinstance(frame, pl.DataFrame)
     return _combine_partials(frame, plan, columns, fn_name)
+
+
+def _push_group_totals(
+    ctx: Context, source: StoreSource, columns: list[str], fn_name: str
+) -> Stream | None:
+    """`group(columns:) |> count/sum/mean` from one SQL statement (see group_totals): the
+    store returns one row per group already in the unpushed path's order, so only the
+    `_value` and the constant `_start`/`_stop` columns are added here. None when the
+    store declines (several value types): the partials path below decides then."""
+    from fluxlab.storage.pushdown import group_totals
+
+    plan = source.plan
+    assert plan.start is not None and plan.stop is not None
+    if len(set(columns)) != len(columns):
+        return None  # a repeated column: left to the partials path
+    try:
+        found = group_totals(
+            ctx.source, plan.bucket, start_ns=plan.start.ns, stop_ns=plan.stop.ns,
+            predicate=plan.predicate, columns=columns, with_count=fn_name != "sum",
+            with_sum=fn_name != "count",
+        )
+    except Exception as exc:  # noqa: BLE001 - storage errors become Flux errors
+        raise FluxRuntimeError(f"{fn_name}: {exc}") from exc
+    if found is None:
+        return None
+    _, tags, arrow = found
+    if fn_name in ("sum", "mean") and "sum" not in arrow.column_names:
+        return None  # sum of strings/booleans: the unpushed path raises Flux's error
+    if arrow.num_rows == 0:
+        return Stream()
+    frame = pl.from_arrow(arrow)
+    assert isinstance(frame, pl.DataFrame)
+    known = {"_measurement", "_field", *tags, *_CONSTANT_COLUMNS}
+    keys = [c for c in columns if c in known]
+    value = {
+        "count": pl.col("count"),
+        "sum": pl.col("sum"),
+        "mean": pl.col("sum").cast(pl.Float64) / pl.col("count"),
+    }[fn_name].alias("_value")
+    bounds = {"_start": plan.start.ns, "_stop": plan.stop.ns}
+    frame = frame.select(
+        [pl.lit(bounds[k], pl.Int64).cast(TIME_TYPE).alias(k) if k in bounds else pl.col(k)
+         for k in keys] + [value]
+    )
+    from fluxlab.flux.stdlib.grouped_frame import GroupedFrame
+
+    return GroupedFrame.of(ctx, source, frame, keys)
 
 
 def _combine_partials(
@@ -714,7 +765,11 @@ def _defer_keep(ctx: Context, source: StoreSource, args: dict[str, Any]) -> Stor
 def _push_distinct(ctx: Context, source: StoreSource, args: dict[str, Any]) -> Stream | None:
     """`keep(columns: [tag]) |> group() |> distinct(column: tag)`: one table of the tag's
     values in the order the unpushed path meets them (series order)."""
-    from fluxlab.storage.pushdown import measurements_present, series_presence
+    from fluxlab.storage.pushdown import (
+        measurements_present,
+        series_presence,
+        tag_values_present,
+    )
 
     plan = source.plan
     if len(plan.ops) != 2 or plan.ops[1] != ("group", ()) or plan.ops[0][0] != "keep":
@@ -729,6 +784,10 @@ def _push_distinct(ctx: Context, source: StoreSource, args: dict[str, Any]) -> S
             names = _measurement_values(measurements_present(ctx.source, plan.bucket, **bounds))
             if names is not None:
                 return _value_table(pl.Series("_value", names, pl.String))
+        elif tag != "_field":
+            values = tag_values_present(ctx.source, plan.bucket, tag=tag, **bounds)
+            if values is not None:
+                return _value_table(pl.Series("_value", values, pl.String))
         presence = series_presence(ctx.source, plan.bucket, **bounds)
     except Exception as exc:  # noqa: BLE001 - storage errors become Flux errors
         raise FluxRuntimeError(f"distinct: {exc}") from exc
@@ -761,36 +820,46 @@ def _measurement_values(names: list[str] | None) -> list[str] | None:
 
 
 def _push_time_buckets(
-    ctx: Context, plan: ScanPlan, bucket_ns: int, fn_name: str
+    ctx: Context, source: StoreSource, bucket_ns: int, fn_name: str
 ) -> Stream | None:
     """`truncateTimeColumn |> group(columns: ["_time"]) |> count/sum/mean`: one total per
-    time bucket, tables in the order the unpushed path meets them (see bucket_totals)."""
-    from fluxlab.storage.pushdown import bucket_totals
+    time bucket, tables in the order the unpushed path meets them (see bucket_totals).
 
+    The store query runs when the result is first needed, and without the series ranks
+    when only `group() |> sort(columns: ["_time"])` follows (see grouped_frame)."""
+    from fluxlab.flux.stdlib.grouped_frame import GroupedFrame
+    from fluxlab.storage.pushdown import bucket_totals, bucket_value_type, is_numeric
+
+    plan = source.plan
     assert plan.start is not None and plan.stop is not None
+    bounds = {"start_ns": plan.start.ns, "stop_ns": plan.stop.ns, "predicate": plan.predicate}
     try:
-        found = bucket_totals(ctx.source, plan.bucket, start_ns=plan.start.ns,
-                              stop_ns=plan.stop.ns, predicate=plan.predicate, bucket_ns=bucket_ns)
+        ftype = bucket_value_type(ctx.source, plan.bucket, **bounds)
     except Exception as exc:  # noqa: BLE001 - storage errors become Flux errors
         raise FluxRuntimeError(f"{fn_name}: {exc}") from exc
-    if found is None:
-        return None
-    ftype, arrow = found
-    if fn_name != "count" and "sum" not in arrow.column_names:
-        return None
-    frame = pl.from_arrow(arrow)
-    assert isinstance(frame, pl.DataFrame)
+    if ftype is None or (fn_name != "count" and not is_numeric(ftype)):
+        return None  # several value types, or sums of strings: the unpushed path decides
     value = {
         "count": pl.col("count").cast(pl.Int64),
-        "sum": pl.col("sum") if "sum" in frame.columns else pl.lit(None),
-        "mean": pl.col("sum").cast(pl.Float64) / pl.col("count") if "sum" in frame.columns
-        else pl.lit(None),
+        "sum": pl.col("sum"),
+        "mean": pl.col("sum").cast(pl.Float64) / pl.col("count"),
     }[fn_name].alias("_value")
-    frame = frame.sort(["first_rank", "_time"]).select(
-        pl.col("_time").cast(TIME_TYPE), value
-    )
-    return Stream(Table((_TIME_KEY,), (t,), part) for t, part in zip(
-        frame.get_column("_time").to_list(), frame.iter_slices(1), strict=True))
+
+    def load(ordered: bool) -> pl.DataFrame:
+        try:
+            found = bucket_totals(ctx.source, plan.bucket, bucket_ns=bucket_ns,
+                                  ranked=ordered, **bounds)
+        except Exception as exc:  # noqa: BLE001 - storage errors become Flux errors
+            raise FluxRuntimeError(f"{fn_name}: {exc}") from exc
+        if found is None or found[0] != ftype:
+            raise FluxRuntimeError(f"{fn_name}: the store changed during the query")
+        frame = pl.from_arrow(found[1])
+        assert isinstance(frame, pl.DataFrame)
+        if ordered:
+            frame = frame.sort(["first_rank", "_time"])
+        return frame.select(pl.col("_time").cast(TIME_TYPE), value)
+
+    return GroupedFrame(ctx, source, [_TIME_KEY], load)
 
 
 def _window_totals(
@@ -803,7 +872,7 @@ def _window_totals(
     lo, hi = plan.start.ns, plan.stop.ns
     try:
         found = bucket_totals(ctx.source, plan.bucket, start_ns=lo, stop_ns=hi,
-                              predicate=plan.predicate, bucket_ns=every_ns)
+                              predicate=plan.predicate, bucket_ns=every_ns, ranked=False)
     except Exception as exc:  # noqa: BLE001 - storage errors become Flux errors
         raise FluxRuntimeError(f"aggregateWindow: {exc}") from exc
     if found is None:
@@ -815,5 +884,5 @@ def _window_totals(
     assert isinstance(frame, pl.DataFrame)
     if frame.height == 0:
         return Stream()
-    frame = frame.drop("first_rank").with_columns(pl.lit(0, pl.UInt32).alias("__rank"))
+    frame = frame.with_columns(pl.lit(0, pl.UInt32).alias("__rank"))
     return Stream(_window_tables(frame, [], fn_name, every_ns, lo, hi, create_empty))
