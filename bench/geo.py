@@ -4,11 +4,13 @@
    agreement against `s2cell` (one call per point) on a 100K sample and against the
    reference tokens InfluxData's Go library wrote into the bird-migration sample.
 2. A store of `--points` points clustered around a few centres, tagged with level-11
-   `s2_cell_id` tokens as the bird sample is, built once in a temp dir; then
-   `from |> range |> filter |> geo.filterRows(region: {lat, lon, radius})` (warm: best
-   of `--runs`), against, in the same run, full scans that compute the haversine
-   distance of every point: in DuckDB over the store's own table, and in NumPy over
-   lat/lon arrays already in memory. The row counts of all three must agree.
+   `s2_cell_id` tokens as the bird sample is, built once in a temp dir (write order:
+   time); `from |> range |> filter |> geo.filterRows(region: {lat, lon, radius})` is
+   timed (warm: best of `--runs`) before and after `Store.compact()` (points clustered
+   by series key and time, timed too), against, in the same run, full scans that
+   compute the haversine distance of every point: in DuckDB over the store's own
+   table, and in NumPy over lat/lon arrays already in memory. The row counts of all
+   must agree (asserted).
 
     python bench/geo.py [--points 10000000] [--radius-km 48.28] [--runs 5]
 """
@@ -145,10 +147,21 @@ def main() -> None:
             print(f"store built: {args.points:,} points in {seconds:.1f} s")
         clat, clon = CENTRES[0]
         radius = args.radius_km
-        with Store(path, read_only=True, memory_limit="512MB") as store:
+
+        def pruned(store: Store) -> tuple[float, float, int]:
             first, count = best_of(1, lambda: flux_radius(store, clat, clon, radius, args.points))
-            pushed, count = best_of(args.runs,
-                                    lambda: flux_radius(store, clat, clon, radius, args.points))
+            warm, count = best_of(args.runs,
+                                  lambda: flux_radius(store, clat, clon, radius, args.points))
+            return first, warm, int(count)
+
+        with Store(path, read_only=True, memory_limit="512MB") as store:
+            _, before, count_before = pruned(store)
+        with Store(path, memory_limit="512MB") as store:
+            report = store.compact()
+        print(f"compaction (points clustered by series key and time): {report.rows:,} points, "
+              f"{report.series:,} series in {report.seconds:.1f} s")
+        with Store(path, read_only=True, memory_limit="512MB") as store:
+            first, pushed, count = pruned(store)
             sql_full, sql_count = best_of(args.runs,
                                           lambda: duckdb_full_scan(store, clat, clon, radius))
         np_full, np_mask = best_of(
@@ -156,13 +169,17 @@ def main() -> None:
         np_count = int(np.sum(np_mask))
     print(f"geo.filterRows radius {radius} km around {clat}, {clon} over {args.points:,} points: "
           f"{count:,} rows")
-    print(f"  pushed down (S2 candidates + wide scan), warm best of {args.runs}: {pushed:.3f} s "
-          f"(first run {first:.3f} s)")
+    print(f"  pushed down before compaction (write order), warm best of {args.runs}: "
+          f"{before:.3f} s")
+    print(f"  pushed down after compaction (S2 candidates + wide scan), warm best of {args.runs}:"
+          f" {pushed:.3f} s (first run {first:.3f} s)")
     print(f"  DuckDB full haversine scan of the store table: {sql_full:.3f} s ({sql_count:,} rows)"
-          f" -> {sql_full / pushed:.1f}x")
+          f" -> {sql_full / pushed:.1f}x (before compaction {sql_full / before:.1f}x)")
     print(f"  NumPy full haversine over in-memory arrays: {np_full:.3f} s ({np_count:,} rows)"
           f" -> {np_full / pushed:.1f}x")
-    print(f"  counts agree: {count == sql_count == np_count}")
+    agree = count == count_before == sql_count == np_count
+    print(f"  counts agree: {agree}")
+    assert agree, (count, count_before, sql_count, np_count)
     print(f"load average after: {os.getloadavg()}")
 
 

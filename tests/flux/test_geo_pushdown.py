@@ -193,7 +193,6 @@ def test_pushed_equals_unpushed_on_unordered_writes(
 ) -> None:
     """Points written out of time order (one series' rows scattered through the points
     table): pushed filterRows |> group |> count equals the unpushed pipeline."""
-    monkeypatch.setattr(geo_pushdown, "POLARS_SORT_ROWS", 50)  # both sorts are used
     lines = _lines()
     order = np.random.default_rng(3).permutation(len(lines))
     decoded = decode("\n".join(lines[i] for i in order).encode())

@@ -1,6 +1,7 @@
 """Layer 2 — the embedded time-series engine on DuckDB. Imports only `fluxlab.model`."""
 
 from fluxlab.storage.catalog import Bucket
+from fluxlab.storage.compact import CompactReport
 from fluxlab.storage.errors import (
     BatchError,
     BucketExists,
@@ -26,6 +27,7 @@ __all__ = [
     "Cmp",
     "CollisionError",
     "CollisionReport",
+    "CompactReport",
     "FieldTypeConflict",
     "Not",
     "Or",

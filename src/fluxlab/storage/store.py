@@ -27,6 +27,7 @@ from fluxlab.storage import schema
 from fluxlab.storage.batches import chunked, screen
 from fluxlab.storage.catalog import Bucket, Catalog, Measurement
 from fluxlab.storage.check import check_store
+from fluxlab.storage.compact import CompactReport, compact_store
 from fluxlab.storage.delete import delete_points, expire, parse_for_delete
 from fluxlab.storage.engine import EngineSettings, open_database
 from fluxlab.storage.errors import BatchError, ReadOnlyError, StoreError
@@ -357,6 +358,18 @@ class Store:
     @serialized
     def check(self) -> CheckReport:
         return check_store(self._con, self._catalog)
+
+    @serialized
+    def compact(
+        self, bucket: str | None = None, measurement: str | None = None, *, force: bool = False
+    ) -> CompactReport:
+        """Cluster points by series key and time so scans of a few series skip the rest
+        (see compact.py); atomic per measurement, skips measurements unchanged since."""
+        self._require_writable()
+        return compact_store(
+            self._con, self._catalog, self._in_transaction,
+            bucket=bucket, measurement=measurement, force=force,
+        )
 
     # --- helpers -----------------------------------------------------------------------------
     def _require_writable(self) -> None:

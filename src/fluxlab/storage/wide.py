@@ -200,15 +200,16 @@ def _scan_measurement(
     table = table.set_column(0, "_time", table.column(0).cast(UTC_NS))
     present = [f for f in fields if table.column(f).null_count < table.num_rows]
     table = table.select(["_time", *row_tags, *present, SERIES_COLUMN])
-    series = None if tags_in_rows else _series_tags(store, m, tags)
+    series = None if tags_in_rows else _series_tags(store, m, tags, tag_sql)
     return WidePart(m.name, tuple(tags), tuple(present), table, series)
 
 
-def _series_tags(store: Store, m: Measurement, tags: list[str]) -> pa.Table:
-    """SERIES_COLUMN and the tag keys of every series of the measurement (small)."""
+def _series_tags(store: Store, m: Measurement, tags: list[str], where: str = "TRUE") -> pa.Table:
+    """SERIES_COLUMN and the tag keys of the series of the measurement that pass the
+    tag filter `where` (only those can have rows in the scan)."""
     select = [f"{SERIES_ID} AS c_sid", *(f"{m.tags[k].name} AS c{i}"
                                          for i, k in enumerate(tags, start=1))]
-    table = _run(store, f"SELECT {', '.join(select)} FROM {sql_ident(m.series)}")
+    table = _run(store, f"SELECT {', '.join(select)} FROM {sql_ident(m.series)} WHERE {where}")
     return table.rename_columns([SERIES_COLUMN, *tags])
 
 
@@ -371,5 +372,5 @@ def _circle_measurement(
     tags = sorted(m.tags)
     value_type = m.fields[value].field_type
     return CirclePartials(m.name, tuple(tags), tuple(fields), table,
-                          _series_tags(store, m, tags), band_rows,
+                          _series_tags(store, m, tags, tag_sql), band_rows,
                           value_type.value if value_type is not None else "")

@@ -28,8 +28,9 @@ produces from the long scan; tests/flux/test_geo_pushdown.py compares both.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -41,8 +42,11 @@ from fluxlab.flux.stdlib.from_store import StoreSource
 from fluxlab.flux.stdlib.shape_common import key_sort_key
 from fluxlab.flux.table import TIME_TYPE, Stream, Table
 from fluxlab.model import s2
-from fluxlab.storage.predicate import And, Cmp, Or, Predicate
-from fluxlab.storage.wide import SERIES_COLUMN, TagIn, WidePart, distinct_tag_values, scan_wide
+from fluxlab.storage.predicate import And, Cmp, Or, Predicate, keys_of, sql_ident
+from fluxlab.storage.sqltime import time_conditions
+from fluxlab.storage.usersql import STORE_CATALOG
+from fluxlab.storage.wide import SERIES_COLUMN, TagIn, WidePart, scan_wide
+from fluxlab.storage.wide import _field_conditions as field_conditions
 
 CELL_TAG = "s2_cell_id"
 MAX_PREDICATE_CELLS = 2000
@@ -65,36 +69,140 @@ def candidate_tokens(
     plan = source.plan
     if plan.residual_filters and s2cell_level == -1:
         return None  # the level gridFilter detects depends on rows the filter may drop
-    values = distinct_tag_values(
+    stored = stored_cells(
         ctx.source,
         plan.bucket,
-        CELL_TAG,
         start_ns=plan.start.ns,
         stop_ns=plan.stop.ns if plan.stop else None,
         predicate=plan.predicate,
     )
-    if len(values) == 0 or values.null_count:
+    if stored is None:
         return None  # nothing to read, or tables without the tag (gridFilter raises)
-    ids = _fixed_width_ids(values)
-    if ids is None:
-        try:
-            ids = s2.token_to_id(values)
-        except s2.S2Error:
-            return None
-    levels = s2.levels(ids)
+    if stored.ids is None:
+        return None  # an unparseable token: gridFilter decides (and raises)
     if s2cell_level == -1:
-        if (levels != levels[0]).any():
+        if stored.min_level != stored.max_level:
             return None
-        s2cell_level = int(levels[0])
+        s2cell_level = stored.min_level
     grid_level, covering = grid(s2cell_level)
     if grid_level == s2cell_level:
-        keep = pc.is_in(values, value_set=pa.array(covering, pa.string()))
-    elif grid_level < 1 or (levels < grid_level).any():
+        keep = pc.is_in(stored.tokens, value_set=pa.array(covering, pa.string()))
+        return stored.tokens.filter(keep)
+    if grid_level < 1 or stored.min_level < grid_level:
         return None  # gridFilter raises for these; let it
+    return stored.tokens.take(pa.array(_descendants(stored.ids, covering), pa.int64()))
+
+
+def _descendants(ids: np.ndarray, covering: list[str]) -> np.ndarray:
+    """Positions in the sorted `ids` of cells inside a covering cell (at a coarser level):
+    a cell's descendants are exactly the ids within its range, so two binary searches
+    per covering cell replace a parent computation per stored cell."""
+    if not covering:
+        return np.zeros(0, dtype=np.int64)
+    cover = s2.token_to_id(covering)
+    lsb = cover & (~cover + np.uint64(1))
+    lo = np.searchsorted(ids, cover - lsb + np.uint64(1), side="left")
+    hi = np.searchsorted(ids, cover + lsb - np.uint64(1), side="right")
+    parts = [np.arange(a, b, dtype=np.int64) for a, b in zip(lo, hi, strict=True) if b > a]
+    return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+
+
+class _CellIndex(NamedTuple):
+    """Distinct `s2_cell_id` values of one series table, sorted by their cell ids, the
+    ids (None when a value does not parse: tokens then unsorted) and their level range."""
+
+    tokens: pa.Array
+    ids: np.ndarray | None
+    min_level: int = -1
+    max_level: int = -1
+
+    @classmethod
+    def of(cls, tokens: pa.Array) -> _CellIndex:
+        ids = _parse_tokens(tokens)
+        if ids is None or not len(ids):
+            return cls(tokens, None)
+        order = np.argsort(ids, kind="stable")
+        levels = s2.levels(ids)
+        return cls(tokens.take(pa.array(order)), ids[order], int(levels.min()),
+                   int(levels.max()))
+
+
+_CELL_CACHE: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], _CellIndex]] = (
+    weakref.WeakKeyDictionary())
+"""Per store: (series table, its DuckDB oid, tag column, row count) -> _CellIndex.
+
+Why the key is enough: a series table only grows (writes append series, deletes keep
+them) until compaction replaces it by a new table (new oid); so equal oid and row count
+mean the same rows. Parsing ~200K tokens per query was most of a pruned query's time."""
+
+
+def stored_cells(store: Any, bucket: str, *, start_ns: int | None, stop_ns: int | None,
+                 predicate: Predicate | None) -> _CellIndex | None:
+    """Distinct `s2_cell_id` values (and ids) of the measurements a scan with these bounds
+    returns rows from, as `wide.distinct_tag_values` finds them; None when there are
+    none or a measurement lacks the tag (null values)."""
+    parts: list[_CellIndex] = []
+    with store._mutex:  # noqa: SLF001 - one DuckDB call at a time, as the store does
+        bucket_obj = store._catalog.bucket(bucket)  # noqa: SLF001
+        when = time_conditions(bucket_obj, start_ns, stop_ns)
+        for m in store._catalog.measurements_of(bucket_obj):  # noqa: SLF001
+            conditions = field_conditions(m, when, predicate)
+            if not conditions or not _has_rows(store, m, conditions, predicate):
+                continue
+            col = m.tags.get(CELL_TAG)
+            if col is None:
+                return None
+            parts.append(_cell_index(store, m, col.name))
+    if not parts:
+        return None
+    if len(parts) == 1:
+        index = parts[0]
     else:
-        cover_ids = s2.token_to_id(covering) if covering else np.zeros(0, np.uint64)
-        keep = pa.array(np.isin(s2.parent(ids, grid_level), cover_ids))
-    return values.filter(keep)
+        index = _CellIndex.of(pa.concat_arrays([p.tokens for p in parts]).unique())
+    if len(index.tokens) == 0 or index.tokens.null_count:
+        return None
+    return index
+
+
+def _has_rows(store: Any, m: Any, conditions: dict[str, str],
+              predicate: Predicate | None) -> bool:
+    """Whether the measurement has a row in the scan (the series table is joined only
+    when the predicate names tags)."""
+    any_field = " OR ".join(f"({c})" for c in conditions.values())
+    tags_named = keys_of(predicate) - {"_measurement", "_field"}
+    source = m.from_sql() if tags_named else sql_ident(m.table)
+    rows = store._con.sql(f"SELECT 1 FROM {source} WHERE {any_field} LIMIT 1")  # noqa: SLF001
+    return bool(rows.fetchall())
+
+
+def _cell_index(store: Any, m: Any, column: str) -> _CellIndex:
+    con = store._con  # noqa: SLF001
+    oid, count = con.execute(
+        "SELECT (SELECT max(table_oid) FROM duckdb_tables() WHERE database_name = ? AND "
+        f"schema_name = 'main' AND table_name = ?), (SELECT count(*) FROM {sql_ident(m.series)})",
+        [STORE_CATALOG, m.series],
+    ).fetchall()[0]
+    key = (m.series, oid, column, count)
+    cached = _CELL_CACHE.setdefault(store, {})
+    if key not in cached:
+        for stale in [k for k in cached if k[0] == m.series]:
+            del cached[stale]
+        table = con.sql(f"SELECT DISTINCT {column} FROM {sql_ident(m.series)}").to_arrow_table()
+        tokens = table.column(0).combine_chunks().cast(pa.string())
+        cached[key] = _CellIndex.of(tokens)
+    return cached[key]
+
+
+def _parse_tokens(tokens: pa.Array) -> np.ndarray | None:
+    if tokens.null_count:
+        return None
+    ids = _fixed_width_ids(tokens)
+    if ids is None:
+        try:
+            ids = s2.token_to_id(tokens)
+        except s2.S2Error:
+            return None
+    return ids
 
 
 _HEX_VALUE = np.full(256, -1, dtype=np.int64)
@@ -158,16 +266,17 @@ def wide_rows(ctx: Any, source: StoreSource, tokens: pa.Array | None = None,
         tags_in_rows=False,
     )
     tables: list[Table] = []
+    in_key_order = len(parts) <= 1
     for part in parts:
         pivoted = _pivoted_tables(part, plan.start.ns, plan.stop.ns, keep)
         if pivoted is None:
             return None
-        tables.extend(pivoted)
-    return Stream(sorted(tables, key=key_sort_key))
+        in_key_order = in_key_order and pivoted[1]
+        tables.extend(pivoted[0])
+    return Stream(tables if in_key_order else sorted(tables, key=key_sort_key))
 
 
 _SERIES, _FIRST = SERIES_COLUMN, "__first"
-POLARS_SORT_ROWS = 2_000_000
 
 
 def circle_mask(shape: Any) -> RowMask:
@@ -243,8 +352,9 @@ def region_mask(shape: Any) -> RowMask:
 
 
 def _pivoted_tables(part: WidePart, start_ns: int, stop_ns: int,
-                    keep: RowMask | None) -> list[Table] | None:
-    """One pivoted table per series, shaped as pivot() shapes the long scan's tables.
+                    keep: RowMask | None) -> tuple[list[Table], bool] | None:
+    """One pivoted table per series, shaped as pivot() shapes the long scan's tables,
+    and whether they are already in group-key order (see _split_series).
 
     A series' columns are its non-null tags and its fields with any value. pivot keeps
     rows in first-seen order over the series' field tables taken in field order: a row
@@ -272,30 +382,91 @@ def _pivoted_tables(part: WidePart, start_ns: int, stop_ns: int,
             return None  # a series without lat or lon: strictFilter raises its error
         mask = keep(frame.get_column("lat").to_numpy(), frame.get_column("lon").to_numpy())
     frame, starts = _series_ordered(frame, fields, mask)
-    bounds = [
-        pl.lit(start_ns, pl.Int64).cast(TIME_TYPE).alias("_start"),
-        pl.lit(stop_ns, pl.Int64).cast(TIME_TYPE).alias("_stop"),
-    ]
-    heads = presence.join(frame_tags, on=_SERIES, how="left").select(
-        _SERIES, *bounds, pl.lit(part.measurement, pl.String).alias("_measurement"),
-        *tags, *fields)
-    info = {row[0]: (i, row[1:]) for i, row in enumerate(heads.iter_rows())}
-    out: list[Table] = []
-    n_key = 3 + len(tags)
-    sids = frame.get_column(_SERIES)
-    ends = [*starts[1:], frame.height]
-    for lo, hi in zip(starts, ends, strict=True):
-        at, row = info[sids[lo]]
-        rows = frame.slice(lo, hi - lo)
-        present_tags = [t for t, v in zip(tags, row[3:n_key], strict=True) if v is not None]
-        present_fields = [f for f, p in zip(fields, row[n_key:], strict=True) if p]
-        constant = [heads.get_column(c).slice(at, 1).new_from_index(0, hi - lo)
-                    for c in ("_start", "_stop", "_measurement", *present_tags)]
-        shaped = pl.DataFrame([*constant[:2], rows.get_column("_time"), *constant[2:],
-                               *(rows.get_column(f) for f in present_fields)])
+    if not starts:
+        return [], True
+    heads = presence.join(frame_tags, on=_SERIES, how="left").select(_SERIES, *tags, *fields)
+    return _split_series(frame, starts, heads, part.measurement, tags, fields,
+                         (start_ns, stop_ns))
+
+
+def _split_series(frame: pl.DataFrame, starts: list[int], heads: pl.DataFrame,
+                  measurement: str, tags: list[str], fields: list[str],
+                  bounds: tuple[int, int]) -> tuple[list[Table], bool]:
+    """Cut the series-ordered rows into one table per series without a Python loop
+    over columns: series with the same present tags and fields (usually all of them)
+    share one frame holding every output column, which is sliced (zero copy).
+
+    Tables of one shape differ only in their tag values (`tags` are sorted by key, as
+    key_sort_key orders them), so sorting by those values puts them in group-key order:
+    with a single shape, the returned flag says the caller need not sort them again."""
+    sids = frame.get_column(_SERIES).to_numpy()
+    first_rows = np.asarray(starts, dtype=np.int64)
+    order = heads.get_column(_SERIES).to_numpy()
+    by_sid = np.argsort(order)  # head row of each series: found by binary search on sids
+    head_of_segment = by_sid[np.searchsorted(order[by_sid], sids[first_rows])]
+    ends = np.append(first_rows[1:], frame.height)
+    present = heads.select([pl.col(t).is_not_null() for t in tags] + fields).to_numpy()
+    shapes = (np.unique(present.astype(bool), axis=0, return_inverse=True)[1].reshape(-1)
+              if present.size else np.zeros(heads.height, dtype=np.int64))
+    segment_shape = shapes[head_of_segment]
+    key_rows = heads.select(tags).rows() if tags else [()] * heads.height
+    row_head = np.repeat(head_of_segment, ends - first_rows)
+    start = pl.lit(bounds[0], pl.Int64).cast(TIME_TYPE)
+    stop = pl.lit(bounds[1], pl.Int64).cast(TIME_TYPE)
+    head_values = (*bounds_values(bounds), measurement)
+    out: list[tuple[tuple[Any, ...], Table]] = []
+    shape_ids = np.unique(segment_shape)
+    for shape in shape_ids:
+        chosen = np.flatnonzero(segment_shape == shape)
+        example = heads.row(int(head_of_segment[chosen[0]]), named=True)
+        present_tags = [t for t in tags if example[t] is not None]
+        present_fields = [f for f in fields if example[f]]
+        rows, lo = _rows_of(frame, first_rows[chosen], ends[chosen])
+        tag_values = heads.select(present_tags)[pl.Series(row_head[_row_index(
+            first_rows[chosen], ends[chosen])], dtype=pl.UInt32)] if present_tags else None
+        shaped = rows.select(
+            start.alias("_start"), stop.alias("_stop"), pl.col("_time"),
+            pl.lit(measurement, pl.String).alias("_measurement"))
+        if tag_values is not None:
+            shaped = shaped.hstack(tag_values)
+        shaped = shaped.hstack(rows.select(present_fields))
         key = ("_start", "_stop", "_measurement", *present_tags)
-        out.append(Table(key, (*row[:3], *(v for v in row[3:n_key] if v is not None)), shaped))
-    return out
+        where = [tags.index(t) for t in present_tags]
+        own_values = [tuple(key_rows[h][i] for i in where)
+                      for h in head_of_segment[chosen].tolist()]
+        lengths = (ends[chosen] - first_rows[chosen]).tolist()
+        out.extend(
+            (own, Table(key, (*head_values, *own), shaped.slice(offset, n)))
+            for own, offset, n in zip(own_values, lo.tolist(), lengths, strict=True))
+    if len(shape_ids) == 1:
+        return [t for _, t in sorted(out, key=lambda x: x[0])], True
+    return [t for _, t in out], False
+
+
+def bounds_values(bounds: tuple[int, int]) -> tuple[Any, Any]:
+    """_start/_stop as the key values pivot gives them (Python datetimes from Polars)."""
+    series = pl.Series([bounds[0], bounds[1]], dtype=pl.Int64).cast(TIME_TYPE)
+    return series[0], series[1]
+
+
+def _row_index(lows: np.ndarray, highs: np.ndarray) -> np.ndarray:
+    """Row numbers lows[0]..highs[0]-1, lows[1]..highs[1]-1, ... (vectorized)."""
+    lengths = highs - lows
+    total = int(lengths.sum())
+    offsets = np.repeat(lows - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths)
+    return np.arange(total, dtype=np.int64) + offsets
+
+
+def _rows_of(frame: pl.DataFrame, lows: np.ndarray,
+             highs: np.ndarray) -> tuple[pl.DataFrame, np.ndarray]:
+    """The rows of the chosen segments (the frame itself when that is all of them) and
+    where each segment starts in the result."""
+    lengths = highs - lows
+    starts_in = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+    if len(lows) and int(lengths.sum()) == frame.height:
+        return frame, starts_in
+    index = pl.Series(_row_index(lows, highs), dtype=pl.UInt32)
+    return frame[index], starts_in
 
 
 def _series_ordered(frame: pl.DataFrame, fields: list[str],
@@ -304,35 +475,68 @@ def _series_ordered(frame: pl.DataFrame, fields: list[str],
     pivot orders each series' rows, and the row where each series starts.
 
     One gather instead of a multi-column sort and a partition; the permutation comes
-    from NumPy (a sort by time, then a stable radix sort of the series/field code).
+    from NumPy (a sort by time, then a stable radix sort of the series/field code),
+    computed over the kept rows only (filtering first gives the same order).
     """
-    n = frame.height
+    kept = np.flatnonzero(mask) if mask is not None else None
     sid = frame.get_column(_SERIES).to_numpy()
-    first = frame.select(pl.coalesce(
-        [pl.when(pl.col(f).is_not_null()).then(pl.lit(i)) for i, f in enumerate(fields)]
-    ) if len(fields) > 1 else pl.lit(0)).to_series().to_numpy().astype(np.int64)
     time = frame.get_column("_time").cast(pl.Int64).to_numpy()
-    n_fields = max(len(fields), 1)
-    ids = np.sort(frame.get_column(_SERIES).unique().to_numpy())
-    if n and ids[0] >= 0 and ids[-1] < 50 * n + 2**16 and len(ids) * n_fields < 2**16:
-        # by time, then a stable radix sort on the small (series rank, first field) code
-        rank = np.zeros(int(ids[-1]) + 1, dtype=np.int64)
-        rank[ids] = np.arange(len(ids))
-        # Polars' parallel sort wins on large inputs, NumPy's on small ones
-        by_time = (pl.Series(time).arg_sort().to_numpy() if n > POLARS_SORT_ROWS
-                   else np.argsort(time))
-        code = (rank[sid] * n_fields + first).astype(np.uint16)[by_time]
-        order = by_time[np.argsort(code, kind="stable")]
-    else:
-        order = np.lexsort((time, first, sid))
-    if mask is not None:
-        order = order[mask[order]]
-    if not (len(order) == n and (order == np.arange(n)).all()):
+    first = _first_field(frame, fields)
+    if kept is not None:
+        sid, time, first = sid[kept], time[kept], first[kept]
+    order = _series_order(sid, time, first, max(len(fields), 1))
+    rows = order if kept is None else kept[order]
+    n = frame.height
+    if not (len(rows) == n and (rows == np.arange(n)).all()):
         # one chunk first: a gather across DuckDB's many record batches is far slower
-        frame = frame.rechunk()[pl.Series(order, dtype=pl.UInt32 if n < 2**32 else pl.UInt64)]
-    sorted_sid = frame.get_column(_SERIES).to_numpy()
+        frame = frame.rechunk()[pl.Series(rows, dtype=pl.UInt32 if n < 2**32 else pl.UInt64)]
+    sorted_sid = sid[order]
     starts = [0, *(np.flatnonzero(np.diff(sorted_sid)) + 1).tolist()] if len(sorted_sid) else []
     return frame, starts
+
+
+def _first_field(frame: pl.DataFrame, fields: list[str]) -> np.ndarray:
+    """Index of each row's first non-null field (0 everywhere when the first field is
+    never null, the usual case: no expression to evaluate)."""
+    if len(fields) <= 1 or frame.get_column(fields[0]).null_count() == 0:
+        return np.zeros(frame.height, dtype=np.int64)
+    return frame.select(pl.coalesce(
+        [pl.when(pl.col(f).is_not_null()).then(pl.lit(i)) for i, f in enumerate(fields)]
+    )).to_series().to_numpy().astype(np.int64)
+
+
+def _series_order(sid: np.ndarray, time: np.ndarray, first: np.ndarray,
+                  n_fields: int) -> np.ndarray:
+    """Permutation sorting rows by (series, first field, time)."""
+    n = len(sid)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    low, high = int(sid.min()), int(sid.max())
+    if low >= 0 and high < 50 * n + 2**16:
+        seen = np.zeros(high + 1, dtype=bool)
+        seen[sid] = True
+        ids = np.flatnonzero(seen)
+        if len(ids) * n_fields < 2**16:
+            rank = np.zeros(high + 1, dtype=np.int64)
+            rank[ids] = np.arange(len(ids))
+            code = (rank[sid] * n_fields + first).astype(np.uint16)
+            return _by_code_then_time(code, time)
+    return np.lexsort((time, first, sid))
+
+
+def _by_code_then_time(code: np.ndarray, time: np.ndarray) -> np.ndarray:
+    """Permutation sorting by (code, time). A stable radix sort on the 16-bit code alone
+    is enough for codes whose rows already come in time order, which is most of them on
+    a compacted store (points stored by series and time); only the others are sorted
+    by time too."""
+    order = np.argsort(code, kind="stable")
+    c, t = code[order], time[order]
+    late = (c[1:] == c[:-1]) & (t[1:] < t[:-1])
+    if not late.any():
+        return order
+    rows = np.flatnonzero(np.isin(c, np.unique(c[1:][late])))  # whole blocks of those codes
+    order[rows] = order[rows][np.lexsort((t[rows], c[rows]))]
+    return order
 
 
 # ----------------------------------------------------------------------------- aggregates
