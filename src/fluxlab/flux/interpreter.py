@@ -432,26 +432,9 @@ def interpolate(value: Any) -> str:
     return string_of(value)
 
 
-def translate_regex(pattern: str) -> str:
-    """RE2 syntax differences that Python's `re` needs spelled differently."""
-    posix = {
-        "alpha": "a-zA-Z",
-        "digit": "0-9",
-        "alnum": "a-zA-Z0-9",
-        "upper": "A-Z",
-        "lower": "a-z",
-        "space": r"\s",
-        "punct": r"!-/:-@\[-`{-~",
-        "xdigit": "0-9A-Fa-f",
-        "word": r"\w",
-    }
-    out = re.sub(r"\[:(\w+):\]", lambda m: posix.get(m.group(1), m.group(0)), pattern)
-    return out.replace(r"\z", r"\Z")
-
-
 def _regexp(self: Interpreter, node: ast.RegexpLiteral, scope: Scope) -> Regex:
     try:
-        return Regex(node.pattern, re.compile(translate_regex(node.pattern)))
+        return Regex.compile(node.pattern)
     except re.error as exc:
         raise FluxRuntimeError(f"invalid regular expression /{node.pattern}/: {exc}") from exc
 
@@ -480,4 +463,4 @@ _DISPATCH: dict[type, Callable[[Interpreter, Any, Scope], Any]] = {
     ast.ConditionalExpression: Interpreter._conditional,
 }
 
-__all__ = ["DEFAULT_RESULT", "Interpreter", "Package", "interpolate", "member", "translate_regex"]
+__all__ = ["DEFAULT_RESULT", "Interpreter", "Package", "interpolate", "member"]

@@ -59,14 +59,47 @@ class Duration:
 
 @dataclass(frozen=True, slots=True)
 class Regex:
-    """A compiled regular expression; `source` is the Flux (RE2) text."""
+    """A compiled regular expression; `source` is the Flux (RE2) text. Build it with
+    `Regex.compile`, which translates the RE2 spellings Python reads differently."""
 
     source: str
     compiled: re.Pattern[str]
 
     @classmethod
     def compile(cls, source: str) -> Regex:
-        return cls(source, re.compile(source))
+        """Compile RE2 text (as `regexp.compile` receives it) for Python's `re`."""
+        return cls(source, re.compile(re2_to_python(source)))
+
+
+_POSIX_CLASSES = {
+    "alpha": "a-zA-Z",
+    "digit": "0-9",
+    "alnum": "a-zA-Z0-9",
+    "upper": "A-Z",
+    "lower": "a-z",
+    "space": r"\s",
+    "blank": r" \t",
+    "punct": r"!-/:-@\[-`{-~",
+    "xdigit": "0-9A-Fa-f",
+    "word": r"\w",
+    "cntrl": r"\x00-\x1f\x7f",
+    "print": r" -~",
+    "graph": r"!-~",
+    "ascii": r"\x00-\x7f",
+}
+_POSIX_CLASS = re.compile(r"\[:(\w+):\]")
+_NEGATED_POSIX_CLASS = re.compile(r"\[\[:\^(\w+):\]\]")
+
+
+def re2_to_python(pattern: str) -> str:
+    """Spell the RE2 constructs Python's `re` lacks (POSIX `[[:alpha:]]` and `[[:^alpha:]]`
+    classes, `\\z`) the Python way, so a pattern means the same as in Flux (Go's regexp)."""
+    out = _NEGATED_POSIX_CLASS.sub(
+        lambda m: f"[^{_POSIX_CLASSES[m.group(1)]}]" if m.group(1) in _POSIX_CLASSES else m[0],
+        pattern,
+    )
+    out = _POSIX_CLASS.sub(lambda m: _POSIX_CLASSES.get(m.group(1), m.group(0)), out)
+    return out.replace(r"\z", r"\Z")
 
 
 class Dictionary(dict):

@@ -321,11 +321,21 @@ def isType(ctx: Context, v: Any, type: str) -> bool:  # noqa: N802, A002
     """Whether `v` has the named basic type (`types.isType`)."""
     if type not in _TYPE_NAMES:
         raise FluxRuntimeError(f"types.isType: unknown type {type!r}")
-    if v is None:
+    return _has_type(v, type)
+
+
+@builtin("universe", "isType")
+def universe_is_type(ctx: Context, v: Any, type: str) -> bool:  # noqa: A002
+    """Universe `isType`: like `types.isType`, but an unknown type name is simply no match
+    (the reference returns false for a misspelt name rather than failing the query)."""
+    return _has_type(v, type)
+
+
+def _has_type(v: Any, type_: str) -> bool:
+    """Whether a non-null `v` is of the Flux basic type `type_`."""
+    if v is None or isinstance(v, TypedNull):
         return False
-    if isinstance(v, TypedNull):
-        return False
-    return type_name(v) == type
+    return type_name(v) == type_
 
 
 @builtin("types")

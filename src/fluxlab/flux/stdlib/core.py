@@ -7,7 +7,9 @@ column keeps them apart), so per-row work is always vectorized.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
@@ -198,7 +200,8 @@ def range_(
 def _clipped_bounds(
     table: Table, begin: Time, end: Time, start_col: str, stop_col: str
 ) -> tuple[Time, Time]:
-    """A table already keyed by earlier bounds keeps their intersection with the new ones."""
+    """A table already keyed by earlier bounds keeps their intersection with the new ones
+    (the new bounds alone when the two do not overlap, as the reference's range does)."""
     if start_col not in table.key or stop_col not in table.key or not table.height:
         return begin, end
     old = table.df.select(pl.col(start_col), pl.col(stop_col))
@@ -207,6 +210,8 @@ def _clipped_bounds(
     ns = old.head(1).select(pl.all().dt.epoch("ns")).row(0)
     lo = begin if ns[0] is None else Time(max(begin.ns, ns[0]))
     hi = end if ns[1] is None else Time(min(end.ns, ns[1]))
+    if lo.ns >= hi.ns:
+        return begin, end
     return lo, hi
 
 
@@ -452,22 +457,73 @@ def display(ctx: Context, v: Any) -> str:
     return display_value(v)
 
 
-def display_value(v: Any) -> str:
+def display_value(v: Any, depth: int = 0) -> str:
+    """Render `v` as Flux's display does: record keys sorted; a record, array or dictionary
+    of more than three elements spreads over lines indented four spaces per level."""
     if isinstance(v, Dictionary):
-        items = (f"{display_value(k)}: {display_value(x)}" for k, x in v.items())
-        return "[" + ", ".join(items) + "]"
+        if not v:
+            return "[:]"
+        pairs = [(k, v[k]) for k in _sorted_keys(v)]
+        items = [f"{display_value(k, depth + 1)}: {display_value(x, depth + 1)}" for k, x in pairs]
+        return _display_composite("[", items, "]", ", ", depth)
     if isinstance(v, bytes):
         return "0x" + v.hex()
     if isinstance(v, dict):
-        body = ", ".join(f"{k}: {display_value(x)}" for k, x in v.items())
-        return "{" + body + "}"
+        items = [f"{k}: {display_value(v[k], depth + 1)}" for k in sorted(v)]
+        return _display_composite("{", items, "}", ",", depth, single_sep=", ")
     if isinstance(v, list):
-        return "[" + ", ".join(display_value(x) for x in v) + "]"
+        items = [display_value(x, depth + 1) for x in v]
+        return _display_composite("[", items, "]", ", ", depth)
     if v is None:
         return "<null>"
     if isinstance(v, Stream):
-        return repr(v)
+        return "<table stream>"
+    if isinstance(v, float):
+        return go_float_text(v)
     return to_string_value(v)
+
+
+def go_float_text(x: float) -> str:
+    """A float as Go's `%v` prints it (display uses it, unlike `string()`): shortest digits,
+    in exponent form when the decimal exponent is below -4 or at least 6 (`1e+06`)."""
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "+Inf" if x > 0 else "-Inf"
+    sign = "-" if math.copysign(1.0, x) < 0 else ""
+    if x == 0:
+        return sign + "0"
+    parts = Decimal(repr(abs(x))).as_tuple()
+    assert isinstance(parts.exponent, int)
+    digits = "".join(map(str, parts.digits)).rstrip("0")
+    point = len(parts.digits) + parts.exponent  # digits before the decimal point
+    exponent = point - 1
+    if exponent < -4 or exponent >= 6:
+        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{mantissa}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return sign + digits + "0" * (point - len(digits))
+    return f"{sign}{digits[:point]}.{digits[point:]}"
+
+
+def _display_composite(
+    open_: str, items: list[str], close: str, sep: str, depth: int, single_sep: str | None = None
+) -> str:
+    """Join rendered elements on one line, or one per line past three elements."""
+    if len(items) <= 3:
+        return open_ + (single_sep or sep).join(items) + close
+    inner = "\n" + "    " * (depth + 1)
+    return open_ + inner + (sep + inner).join(items) + "\n" + "    " * depth + close
+
+
+def _sorted_keys(d: dict) -> list[Any]:
+    """Dictionary keys in key order (how the reference stores them), else as inserted."""
+    try:
+        return sorted(d)
+    except TypeError:
+        return list(d)
 
 
 def to_string_value(value: Any) -> str:

@@ -131,11 +131,15 @@ def derivative(
 
 @builtin("universe", pipe="tables")
 def cumulativeSum(ctx: Any, tables: Stream, columns: list[str] | None = None) -> Stream:  # noqa: N802
-    """Running sum of non-null values; a null row repeats the sum so far (0 at first)."""
+    """Running sum of non-null values; a null row repeats the sum so far (0 at first).
+
+    A listed column the table lacks is skipped, as the reference does: the table passes
+    through unchanged rather than failing the query.
+    """
     cols = columns or ["_value"]
 
     def op(df: pl.DataFrame) -> pl.DataFrame:
-        numeric = [c for c in cols if require_column(df, c, "cumulativeSum") in NUMERIC]
+        numeric = [c for c in cols if df.schema.get(c) in NUMERIC]
         return df.with_columns(pl.col(c).fill_null(0).cum_sum().over(TID).alias(c) for c in numeric)
 
     return per_frame(tables, op)
