@@ -16,10 +16,11 @@ instead of looping over tables in Python.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 TIME_TYPE = pl.Datetime("ns", "UTC")
@@ -152,3 +153,31 @@ class Stream:
             sig = (t.key, tuple((n, str(d)) for n, d in t.df.schema.items()))
             buckets.setdefault(sig, []).append(t.df)
         return [(sig[0], pl.concat(frames, how="vertical")) for sig, frames in buckets.items()]
+
+    def keep_rows(self, mask_of: Callable[[pl.DataFrame], Any]) -> Stream:
+        """The rows for which `mask_of(frame)` is true, tables left empty dropped (as
+        `filter` does); table order and group keys are kept.
+
+        The mask is computed once over all tables of one schema concatenated, so a
+        stream of many small tables (one per series) costs one vectorized pass, not one
+        Polars call per table.
+        """
+        by_schema: dict[tuple[tuple[str, ...], tuple[pl.DataType, ...]], list[int]] = {}
+        for i, t in enumerate(self.tables):
+            by_schema.setdefault((tuple(t.df.columns), tuple(t.df.dtypes)), []).append(i)
+        kept: dict[int, Table] = {}
+        for indices in by_schema.values():
+            frames = [self.tables[i].df for i in indices]
+            owner = np.repeat(np.asarray(indices), [f.height for f in frames])
+            frame = pl.concat(frames, how="vertical") if len(frames) > 1 else frames[0]
+            keep = np.asarray(mask_of(frame), dtype=bool)
+            rows, owner = frame.filter(pl.Series(keep)), owner[keep]
+            if owner.size == 0:
+                continue
+            starts = np.flatnonzero(np.diff(owner, prepend=-1))
+            ends = np.append(starts[1:], owner.size)
+            for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+                index = int(owner[start])
+                kept[index] = self.tables[index].with_df(rows.slice(start, end - start))
+        return Stream(kept[i] for i in sorted(kept))
+

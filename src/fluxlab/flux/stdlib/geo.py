@@ -410,14 +410,16 @@ def grid_filter(ctx, tables: Stream, region: Any, minSize: int = 24, maxSize: in
     shape = gs.parse_shape("region", region, gs.earth_radius(_units(ctx, units)))
     grid_level, tokens = _grid(shape, level, cell_level, minSize, maxSize)
     wanted = list(tokens)
-    out = []
     for t in tables:
         require_columns(t, ["s2_cell_id"], "geo.gridFilter")
-        cells = t.df.get_column("s2_cell_id")
-        if grid_level != cell_level:
-            cells = _parent_tokens(cells, _check_level(grid_level)) if t.height else cells
-        out.append(t.with_df(t.df.filter(cells.is_in(wanted))))
-    return _nonempty(out)
+
+    def in_grid(frame: pl.DataFrame) -> pl.Series:
+        cells = frame.get_column("s2_cell_id")
+        if grid_level != cell_level and frame.height:
+            cells = _parent_tokens(cells, _check_level(grid_level))
+        return cells.is_in(wanted)
+
+    return tables.keep_rows(in_grid)
 
 
 def _pushed_candidates(ctx, source: Any, shape: gs.Shape, min_size: int, max_size: int,
@@ -432,13 +434,10 @@ def _pushed_candidates(ctx, source: Any, shape: gs.Shape, min_size: int, max_siz
 def strict_filter(ctx, tables: Stream, region: Any) -> Stream:
     """Keep rows whose lat/lon lie inside the region."""
     shape = gs.parse_shape("region", region, gs.earth_radius(_units(ctx, None)))
-    out = []
     for t in tables:
         require_columns(t, ["lat", "lon"], "geo.strictFilter")
-        inside = gs.contains(shape, t.df.get_column("lat").to_numpy(),
-                             t.df.get_column("lon").to_numpy())
-        out.append(t.with_df(t.df.filter(pl.Series(inside))))
-    return _nonempty(out)
+    return tables.keep_rows(lambda frame: gs.contains(
+        shape, frame.get_column("lat").to_numpy(), frame.get_column("lon").to_numpy()))
 
 
 @builtin(GEO, name="filterRows", pipe="tables")
