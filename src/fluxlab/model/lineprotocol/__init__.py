@@ -12,8 +12,9 @@ backslash before any other character is literal. Newlines cannot be represented.
 Decoding is vectorized. A NumPy fast path finds the structural delimiters of
 all lines at once (space, comma and equals sign outside quoted strings and not
 escaped by a backslash), groups lines by delimiter shape and by the bytes of their
-keys, and cuts value columns straight out of the input buffer (numbers parsed in
-NumPy or by Polars, escapes resolved by one regex replace on affected columns).
+keys, and cuts value columns straight out of the input buffer as Arrow string views
+(numbers parsed by Polars; escaped values cut from a copy of the buffer without its
+escaping backslashes).
 Lines it does not handle exactly (leading whitespace, odd quoting, empty parts,
 unusual spellings, and every invalid line) go through an exact Python parser that
 reports the line and column of the problem. Both paths produce the
@@ -24,7 +25,8 @@ line is rejected) and turned into `PointBatch`es.
 The codec is split by concern: `syntax` (reserved keys, special characters), `errors`
 (`LineError`, `DecodeResult`, `LineSyntaxError`), `escaping`, `encode`, `exact` (the
 per-line parser), `frames` (the intermediate frames and per-decode context), `scan`
-(line bounds and delimiters), `fast` (the NumPy path), `slow` (the exact path over the
+(line bounds and delimiters), `cut` (string views and word loads over a window's
+bytes), `unescape` (backslash runs), `fast` (the NumPy path), `slow` (the exact path over the
 lines the fast path refused), `assemble` (frames into `PointBatch`es) and `decoding`
 (`decode`, `decode_file_chunks`, `line_blocks`). Import from the package, not the modules.
 """

@@ -16,16 +16,19 @@ from typing import BinaryIO
 import numpy as np
 
 from fluxlab.model.lineprotocol.assemble import _build_batch
+from fluxlab.model.lineprotocol.cut import _Bytes
 from fluxlab.model.lineprotocol.errors import DecodeResult
 from fluxlab.model.lineprotocol.fast import _decode_fast
-from fluxlab.model.lineprotocol.frames import _Context
+from fluxlab.model.lineprotocol.frames import _Context, _Scan
 from fluxlab.model.lineprotocol.scan import (
     _BAD,
     _FAST,
+    _K_NL,
     _SKIP,
     _SLOW,
     _blank_invalid_utf8,
     _classify_lines,
+    _delimiters,
     _line_bounds,
     _newlines,
 )
@@ -53,7 +56,9 @@ def decode(
     """
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     raw, bad_utf8 = _blank_invalid_utf8(raw)
-    starts, ends = _line_bounds(raw, _newlines(raw))
+    scan = _scan(raw) if _fast and len(raw) < _WINDOW_BYTES * 3 // 2 else None
+    newlines = _newlines(raw) if scan is None else scan.pos[scan.kind == _K_NL][:-1]
+    starts, ends = _line_bounds(raw, newlines)
     ctx = _Context(
         raw=raw,
         starts=starts,
@@ -62,6 +67,7 @@ def decode(
         default_time_ns=_time.time_ns() if default_time_ns is None else default_time_ns,
         first_line=first_line,
         source=source,
+        scan=scan,
     )
     for index, column in bad_utf8.items():
         ctx.error(first_line + index, column, ctx.text(index), "invalid UTF-8 in line: "
@@ -84,16 +90,29 @@ def decode(
 _WINDOW_BYTES = 8 << 20
 
 
+def _scan(raw: bytes) -> _Scan:
+    """Scan a one-window input once: the newlines come from its delimiters."""
+    src = _Bytes.of(raw)
+    pos, kind = _delimiters(src.buf, len(raw))
+    return _Scan(src, pos, kind)
+
+
 def _decode_fast_windows(rows: np.ndarray, ctx: _Context) -> np.ndarray:
     """Run the fast path over windows of about `_WINDOW_BYTES` of whole lines.
 
     Its temporaries are several times the input size; windows keep them small
-    (cache-friendly, bounded memory) whatever the size of the input.
+    (cache-friendly, bounded memory) whatever the size of the input. Windows are of
+    even size (a reader's block plus a partial line is one window, not two), and a
+    single window is the input itself, not a copy.
     """
-    slow: list[np.ndarray] = []
     begin, count = 0, len(ctx.starts)
+    windows = max(1, round(ctx.size / _WINDOW_BYTES))
+    if windows == 1:
+        return _decode_fast(rows, ctx)
+    step = -(-ctx.size // windows)
+    slow: list[np.ndarray] = []
     while begin < count:
-        limit = int(ctx.starts[begin]) + _WINDOW_BYTES
+        limit = int(ctx.starts[begin]) + step
         end = max(begin + 1, int(np.searchsorted(ctx.starts, limit)))
         low, high = np.searchsorted(rows, [begin, end])
         if high > low:
@@ -104,6 +123,7 @@ def _decode_fast_windows(rows: np.ndarray, ctx: _Context) -> np.ndarray:
                 starts=ctx.starts[begin:end] - first_byte,
                 ends=ctx.ends[begin:end] - first_byte,
                 first_line=ctx.first_line + begin,
+                scan=None,
             )
             slow.append(_decode_fast(rows[low:high] - begin, window) + begin)
         begin = end
@@ -148,12 +168,14 @@ def line_blocks(stream: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
     """Blocks of about `chunk_bytes` ending at a newline (a longer line is one block)."""
     carry = b""
     while block := stream.read(chunk_bytes):
-        data = carry + block
-        cut = data.rfind(b"\n")
+        cut = block.rfind(b"\n")
         if cut < 0:
-            carry = data
+            carry += block
             continue
-        carry = data[cut + 1 :]
-        yield data[: cut + 1]
+        if cut + 1 == len(block) and not carry:
+            yield block
+        else:  # one copy: the carried partial line and the block up to its last newline
+            yield b"".join((carry, memoryview(block)[: cut + 1]))
+        carry = block[cut + 1 :]
     if carry:
         yield carry

@@ -6,13 +6,13 @@ it cannot decode exactly it returns as line indices for the slow path."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
-from numpy.lib.stride_tricks import sliding_window_view
 
+from fluxlab.model.lineprotocol.cut import _Bytes
 from fluxlab.model.lineprotocol.frames import (
     _CODES,
     _POLARS_TYPES,
@@ -33,6 +33,7 @@ from fluxlab.model.lineprotocol.scan import (
     _delimiters,
 )
 from fluxlab.model.lineprotocol.syntax import _BOOL_FALSE, _BOOL_TRUE, RESERVED_KEYS
+from fluxlab.model.lineprotocol.unescape import _Runs
 from fluxlab.model.points import TIME_COLUMN, FieldType
 from fluxlab.model.precision import Precision
 
@@ -53,12 +54,6 @@ _KEY_ESCAPE = re.compile(r"\\([,= \\])")
 _MAX_TEMPLATES = 64
 """Distinct key sets per delimiter shape handled vectorized; more go to the exact parser."""
 
-_FLOAT_BYTES = np.zeros(256, bool)
-_FLOAT_BYTES[list(b"0123456789.eE+-")] = True
-_DIGIT_BYTES = np.zeros(256, bool)
-_DIGIT_BYTES[list(b"0123456789")] = True
-_SIGNED_BYTES = _DIGIT_BYTES.copy()
-_SIGNED_BYTES[ord("-")] = True
 _TAIL_CODES = np.full(256, _CODES[FieldType.FLOAT], np.int8)
 _TAIL_CODES[ord("i")] = _CODES[FieldType.INTEGER]
 _TAIL_CODES[ord("u")] = _CODES[FieldType.UNSIGNED]
@@ -69,11 +64,15 @@ _FLOAT_START = np.zeros(256, bool)
 _FLOAT_START[list(b"0123456789.-")] = True
 
 
+_Cut = Callable[[np.ndarray, np.ndarray], pl.Series]
+"""Cuts string values out of a window given their byte ranges."""
+
+
 @dataclass
 class _Lines:
     """Structural delimiters of the candidate lines, flattened, with per-line ranges."""
 
-    buf: np.ndarray
+    src: _Bytes
     rows: np.ndarray  # line index (within the input) of each candidate line
     pos: np.ndarray  # byte offsets of structural delimiters, each line ends with its NL
     kind: np.ndarray  # delimiter kind codes, parallel to pos
@@ -81,6 +80,17 @@ class _Lines:
     count: np.ndarray  # number of delimiters of each line (including the final NL)
     quotes: np.ndarray  # number of unescaped double quotes in each line
     escapes: np.ndarray  # whether each line holds a backslash (values need unescaping)
+    clean: _Bytes | None = None  # the window without its escaping backslashes
+    removed: np.ndarray | None = None  # sorted byte offsets of those backslashes
+
+    def unescaped(self, starts: np.ndarray, ends: np.ndarray) -> pl.Series:
+        """String values with escapes resolved: cut from the clean buffer."""
+        if self.clean is None or self.removed is None:
+            return self.src.strings(starts, ends)
+        shift = self.removed
+        return self.clean.strings(
+            starts - np.searchsorted(shift, starts), ends - np.searchsorted(shift, ends)
+        )
 
 
 def _decode_fast(rows: np.ndarray, ctx: _Context) -> np.ndarray:
@@ -100,54 +110,84 @@ def _tokenize(rows: np.ndarray, ctx: _Context) -> tuple[_Lines, list[np.ndarray]
     array with small dtypes; the quote parity is one uint8 cumulative sum (only
     its low bit matters).
     """
-    buf = np.frombuffer(ctx.raw + bytes(_PADDING), np.uint8)  # see `_byte_matrix`
-    pos, kind = _delimiters(ctx.raw)
-    # Windows end right after their last line's text: close that line here.
-    pos = np.append(pos, len(ctx.raw))
-    kind = np.append(kind, np.uint8(_K_NL))
-    if len(rows) == len(ctx.starts) and b'"' not in ctx.raw and b"\\" not in ctx.raw:
-        return _plain_lines(buf, pos, kind), []
+    src, pos, kind = _window_scan(ctx)
+    has_backslash = b"\\" in ctx.raw
+    if len(rows) == len(ctx.starts) and not has_backslash and b'"' not in ctx.raw:
+        return _plain_lines(src, pos, kind), []
     n_lines = len(ctx.starts)
     newline_at = np.flatnonzero(kind == _K_NL)
-    is_backslash = kind == _K_BSLASH
     escapes = np.zeros(n_lines, bool)
-    keep = (kind != _K_QUOTE) & ~is_backslash
     is_quote = kind == _K_QUOTE
-    if b"\\" in ctx.raw:
-        escaped = _escaped(pos, kind, is_backslash)
-        keep &= ~escaped
-        is_quote &= ~escaped
-        escapes[np.searchsorted(newline_at, np.flatnonzero(is_backslash))] = True
+    drop = kind == _K_BSLASH  # a backslash is never structural
+    runs = None
+    if has_backslash:
+        runs = _Runs.of(pos, np.flatnonzero(drop))
+        escaped_at = runs.escaped(kind)
+        is_quote[escaped_at] = False
+        drop[escaped_at] = True
+        escapes[np.searchsorted(newline_at, runs.at)] = True
     quote_at = np.flatnonzero(is_quote)
     quotes = np.bincount(np.searchsorted(newline_at, quote_at), minlength=n_lines)
-    odd = quotes % 2 == 1
-    bad = odd.copy()
+    odd = (quotes & 1).astype(bool)
+    inside = None
     if quote_at.size:
+        drop[quote_at] = True
         is_quote[newline_at[odd]] = True  # an odd line must not flip the lines after it
-        inside = np.cumsum(is_quote, dtype=np.uint8) & np.uint8(1)
-        keep &= (inside == 0) | (kind == _K_NL)
+        inside = np.cumsum(is_quote, dtype=np.uint8)
+        inside &= np.uint8(1)
+        inside[newline_at] = 0  # newlines always end a line
+        drop |= inside.view(np.bool_)
     good = np.zeros(n_lines, bool)
     good[rows] = True
-    good &= ~bad
+    good &= ~odd
     if not good.all():
-        keep &= ~_cover_lines(np.flatnonzero(~good), newline_at, len(pos))
-    pos, kind = pos[keep], kind[keep]
-    lines = _plain_lines(buf, pos, kind)
+        drop |= _cover_lines(np.flatnonzero(~good), newline_at, len(pos))
+    keep = ~drop
+    lines = _plain_lines(src, pos[keep], kind[keep])
     fast_rows = np.flatnonzero(good)
     lines.rows, lines.quotes, lines.escapes = fast_rows, quotes[fast_rows], escapes[fast_rows]
+    if runs is not None and runs.at.size:
+        _add_clean_buffer(lines, runs, pos, kind, inside, newline_at, n_lines)
     return lines, [rows[~good[rows]]]
 
 
-def _escaped(pos: np.ndarray, kind: np.ndarray, is_backslash: np.ndarray) -> np.ndarray:
-    """Delimiters preceded by an odd run of backslashes (newlines are never escaped)."""
-    after_backslash = np.zeros(len(pos), bool)
-    after_backslash[1:] = is_backslash[:-1] & (np.diff(pos) == 1)
-    run_start = np.where(is_backslash & ~after_backslash, pos, -1)
-    np.maximum.accumulate(run_start, out=run_start)
-    escaped = np.zeros(len(pos), bool)
-    odd_run = (pos[1:] - run_start[:-1]) % 2 == 1
-    escaped[1:] = after_backslash[1:] & ~is_backslash[1:] & odd_run
-    return escaped & (kind != _K_NL)
+def _window_scan(ctx: _Context) -> tuple[_Bytes, np.ndarray, np.ndarray]:
+    """The window's bytes and delimiters up to its last line's end, closed by a newline
+    there: taken from the decode's own scan when there is one (usually no copy)."""
+    size = ctx.size
+    if ctx.scan is None:
+        src = _Bytes.of(ctx.raw)
+        return (src, *_delimiters(src.buf, size))
+    scan = ctx.scan
+    cut = int(np.searchsorted(scan.pos, size))
+    if cut < len(scan.pos) and scan.pos[cut] == size and scan.kind[cut] == _K_NL:
+        return scan.src, scan.pos[: cut + 1], scan.kind[: cut + 1]
+    pos = np.append(scan.pos[:cut], size)
+    return scan.src, pos, np.append(scan.kind[:cut], np.uint8(_K_NL))
+
+
+def _add_clean_buffer(
+    lines: _Lines,
+    runs: _Runs,
+    pos: np.ndarray,
+    kind: np.ndarray,
+    inside: np.ndarray | None,
+    newline_at: np.ndarray,
+    n_lines: int,
+) -> None:
+    """Give `lines` the window without its escaping backslashes (see `unescape`).
+
+    A backslash is in the measurement when it comes before its line's first
+    structural delimiter, and in a string when the quote parity says so.
+    """
+    measurement_end = np.zeros(n_lines, np.int64)
+    measurement_end[lines.rows] = lines.pos[lines.first]
+    line_of = np.searchsorted(newline_at, runs.at)
+    in_measurement = pos[runs.at] < measurement_end[line_of]
+    in_string = None if inside is None else inside[runs.at].view(np.bool_)
+    removed = runs.removable(pos, kind, in_string, in_measurement)
+    if removed.size:
+        lines.clean, lines.removed = lines.src.without(removed), removed
 
 
 def _cover_lines(lines: np.ndarray, newline_at: np.ndarray, size: int) -> np.ndarray:
@@ -159,14 +199,14 @@ def _cover_lines(lines: np.ndarray, newline_at: np.ndarray, size: int) -> np.nda
     return np.cumsum(edges[:-1], dtype=np.int8) > 0
 
 
-def _plain_lines(buf: np.ndarray, pos: np.ndarray, kind: np.ndarray) -> _Lines:
+def _plain_lines(src: _Bytes, pos: np.ndarray, kind: np.ndarray) -> _Lines:
     """The common case: every line is a candidate and nothing is quoted or escaped."""
     newline_at = np.flatnonzero(kind == _K_NL)
     count = np.diff(newline_at, prepend=-1)
     first = newline_at - count + 1
     rows = np.arange(len(newline_at))
     none = np.zeros(len(rows), np.int64)
-    return _Lines(buf, rows, pos, kind, first, count, none, none.astype(bool))
+    return _Lines(src, rows, pos, kind, first, count, none, none.astype(bool))
 
 
 def _matrix(values: np.ndarray, first: np.ndarray, count: int) -> np.ndarray:
@@ -293,10 +333,7 @@ def _decode_templates(lines: _Lines, tokens: _Tokens, shape: _Shape, ctx: _Conte
     Lines with an empty measurement, key or value go to the exact parser, as do
     lines beyond the first `_MAX_TEMPLATES` key sets.
     """
-    complete = np.ones(len(tokens), bool)
-    for token in range(tokens.delims.shape[1]):
-        if token != shape.timestamp:
-            complete &= tokens.length(token) > 0
+    complete = _complete(tokens, shape)
     slow = [tokens.line_index[~complete]]
     if not complete.all():
         tokens = tokens.select(complete)
@@ -304,7 +341,7 @@ def _decode_templates(lines: _Lines, tokens: _Tokens, shape: _Shape, ctx: _Conte
     for _ in range(_MAX_TEMPLATES):
         if not len(tokens):
             break
-        same = _same_keys(lines.buf, tokens, keys)
+        same = _same_keys(lines.src, tokens, keys)
         if same.all():
             slow.append(_decode_template(lines, tokens, shape, ctx))
             return np.concatenate(slow)
@@ -314,7 +351,22 @@ def _decode_templates(lines: _Lines, tokens: _Tokens, shape: _Shape, ctx: _Conte
     return np.concatenate(slow)
 
 
-def _same_keys(buf: np.ndarray, tokens: _Tokens, keys: list[int]) -> np.ndarray:
+def _complete(tokens: _Tokens, shape: _Shape) -> np.ndarray:
+    """Lines whose tokens are all non-empty (the timestamp, always last, is checked when
+    parsed): one difference over the delimiter matrix rather than a pass per token."""
+    delims = tokens.delims
+    last = delims.shape[1] - 1  # the last token ends at the line end, not at its newline
+    if last == 0:
+        return tokens.line_ends > tokens.line_starts
+    complete = delims[:, 0] > tokens.line_starts
+    if last > 1:
+        complete &= (np.diff(delims[:, :last], axis=1) > 1).all(axis=1)
+    if shape.timestamp != last:
+        complete &= tokens.line_ends > delims[:, last - 1] + 1
+    return complete
+
+
+def _same_keys(src: _Bytes, tokens: _Tokens, keys: list[int]) -> np.ndarray:
     """Rows whose key tokens have exactly the bytes of the first row's."""
     same = np.ones(len(tokens), bool)
     for token in keys:
@@ -322,32 +374,9 @@ def _same_keys(buf: np.ndarray, tokens: _Tokens, keys: list[int]) -> np.ndarray:
         size = int(tokens.end(token)[0] - starts[0])
         same &= tokens.length(token) == size
         if size:
-            words = _words(buf, starts, size)
-            same &= (words == words[0]).all(axis=1)
+            for word in src.words(starts, size):
+                same &= word == word[0]
     return same
-
-
-def _words(buf: np.ndarray, starts: np.ndarray, size: int) -> np.ndarray:
-    """The `size` bytes at each start as little-endian uint64 words (n x ceil(size/8)),
-    bytes past `size` zeroed: comparing words compares 8 bytes at once."""
-    count = -(-size // 8)
-    words = _byte_matrix(buf, starts, count * 8).view("<u8").copy()
-    spare = count * 8 - size
-    if spare:
-        words[:, -1] &= np.uint64((1 << (8 * (8 - spare))) - 1)
-    return words
-
-
-_PADDING = 64
-"""Zero bytes appended to the buffer so fixed-width reads near its end stay inside."""
-
-
-def _byte_matrix(buf: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
-    """The (rows x width) bytes starting at `starts`, gathered row by row through a
-    sliding-window view (much cheaper than an index matrix)."""
-    if len(starts) and int(starts.max()) + width > len(buf):
-        starts = np.minimum(starts, len(buf) - width)
-    return sliding_window_view(buf, width)[starts]
 
 
 def _decode_template(lines: _Lines, tokens: _Tokens, shape: _Shape, ctx: _Context) -> np.ndarray:
@@ -361,26 +390,24 @@ def _decode_template(lines: _Lines, tokens: _Tokens, shape: _Shape, ctx: _Contex
     if len(set(names)) != len(names) or RESERVED_KEYS.intersection(names):
         return tokens.line_index
     n = len(tokens)
-    buf = lines.buf
+    src = lines.src
+    cut_strings = lines.unescaped if escapes else src.strings
     columns: dict[str, pl.Series] = {
         "_line": pl.Series(tokens.line_index + ctx.first_line, dtype=pl.Int64)
     }
-    columns[TIME_COLUMN], problem = _timestamps(buf, tokens, shape, ctx)
+    columns[TIME_COLUMN], problem = _timestamps(src, tokens, shape, ctx)
     for key, (_, token) in zip(tag_keys, shape.tags, strict=True):
         kid = ctx.key_id(key)
         columns[_code_col(kid)] = pl.repeat(_TAG, n, dtype=pl.Int8, eager=True)
-        values = _strings(buf, tokens.start(token), tokens.end(token))
-        if escapes:
-            values = values.str.replace_all(r"\\([,= \\])", "${1}")
-        columns[_value_col(kid, _TAG)] = values
+        columns[_value_col(kid, _TAG)] = cut_strings(tokens.start(token), tokens.end(token))
     string_tokens = np.zeros(n, np.int32)
     for key, (_, token) in zip(field_keys, shape.fields, strict=True):
         kid = ctx.key_id(key)
-        codes, typed, bad, strings = _field_column(buf, tokens.start(token), tokens.end(token))
+        codes, typed, bad, strings = _field_column(
+            src, tokens.start(token), tokens.end(token), cut_strings
+        )
         columns[_code_col(kid)] = pl.Series(codes, dtype=pl.Int8)
         for code, series in typed.items():
-            if escapes and code == _CODES[FieldType.STRING]:
-                series = series.str.replace_all(r'\\(["\\])', "${1}")
             columns[_value_col(kid, code)] = series
         problem |= bad
         string_tokens += strings
@@ -390,107 +417,12 @@ def _decode_template(lines: _Lines, tokens: _Tokens, shape: _Shape, ctx: _Contex
     return tokens.line_index[problem]
 
 
-def _ragged(
-    buf: np.ndarray, starts: np.ndarray, ends: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenate byte ranges into one buffer; returns it and Arrow-style offsets.
-
-    Equal-length ranges are one sliding-window gather. Otherwise the gather index
-    is one cumulative sum of step sizes (1 inside a range, a jump between ranges),
-    which keeps temporaries small.
-    """
-    lengths = ends - starts
-    size = len(starts)
-    if size and lengths.min() == lengths.max():
-        width = int(lengths[0])
-        offsets = np.arange(size + 1, dtype=np.int64) * width
-        data = _byte_matrix(buf, starts, width).ravel() if width else np.empty(0, np.uint8)
-        return data, offsets
-    offsets = np.zeros(size + 1, np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    total = int(offsets[-1])
-    steps = np.ones(total, np.int32 if len(buf) < 2**31 else np.int64)
-    if total:
-        nonempty = np.flatnonzero(lengths > 0) if lengths.min() == 0 else np.arange(size)
-        steps[offsets[nonempty[1:]]] = starts[nonempty[1:]] - ends[nonempty[:-1]] + 1
-        steps[0] = starts[nonempty[0]]
-        np.cumsum(steps, out=steps)
-    return buf[steps], offsets
-
-
-def _strings(
-    buf: np.ndarray,
-    starts: np.ndarray,
-    ends: np.ndarray,
-    cut: tuple[np.ndarray, np.ndarray] | None = None,
-) -> pl.Series:
-    """A Polars string column cut out of the buffer (input already checked to be UTF-8)."""
-    data, offsets = _ragged(buf, starts, ends) if cut is None else cut
-    if offsets[-1] < 2**31:
-        array = pa.StringArray.from_buffers(
-            len(starts), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)
-        )
-    else:
-        array = pa.LargeStringArray.from_buffers(
-            len(starts), pa.py_buffer(offsets), pa.py_buffer(data)
-        )
-    series = pl.from_arrow(array)
-    assert isinstance(series, pl.Series)
-    return series
-
-
-def _parse_floats(
-    buf: np.ndarray, starts: np.ndarray, ends: np.ndarray
-) -> tuple[pl.Series, np.ndarray]:
-    """Floats via Polars' parser, flagging values it rejects or that line protocol spells
-    differently (only digits . e E + -, first byte a digit, '.' or '-', finite)."""
-    cut = _ragged(buf, starts, ends)
-    values = _strings(buf, starts, ends, cut).cast(pl.Float64, strict=False)
-    bad = values.is_null().to_numpy() | ~_FLOAT_START[buf[starts]]
-    wrong = np.flatnonzero(~_FLOAT_BYTES[cut[0]])
-    if wrong.size:
-        bad[np.searchsorted(cut[1], wrong, side="right") - 1] = True
-    bad |= values.is_infinite().fill_null(False).to_numpy()
-    return values, bad
-
-
-def _parse_integers(
-    buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, signed: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Decimal integers digit by digit in NumPy (uint64 accumulator, so 19-20 digit
-    values are checked for overflow exactly); returns int64/uint64 values and bad flags."""
-    negative = (buf[starts] == ord("-")) if signed else np.zeros(len(starts), bool)
-    first = starts + negative
-    lengths = ends - first
-    fixed = len(lengths) and lengths.min() == lengths.max() and 0 < lengths[0] <= 19
-    if fixed and not negative.any():
-        return _parse_fixed_width(buf, first, int(lengths[0]), signed)
-    if len(lengths) and lengths.max() <= 18:
-        return _parse_short_integers(buf, starts, ends, signed)
-    bad = (lengths <= 0) | (lengths > 20)
-    acc = np.zeros(len(starts), np.uint64)
-    last = len(buf) - 1
-    for offset in range(int(lengths.max(initial=0))):
-        active = offset < lengths
-        digit = buf[np.minimum(first + offset, last)].astype(np.int16) - ord("0")
-        bad |= active & ((digit < 0) | (digit > 9))
-        big = active & (acc > np.uint64((2**64 - 1 - 9) // 10))
-        bad |= big
-        stepped = acc * np.uint64(10) + np.clip(digit, 0, 9).astype(np.uint64)
-        acc = np.where(active & ~big, stepped, acc)
-    if not signed:
-        return acc, bad
-    bad |= acc > np.uint64(2**63 - 1) + negative.astype(np.uint64)
-    magnitude = acc.astype(np.int64)  # 2**63 wraps to -2**63, which is right when negated
-    values = np.where(negative, -magnitude, magnitude)
-    return values, bad
-
-
 def _field_column(
-    buf: np.ndarray, starts: np.ndarray, ends: np.ndarray
+    src: _Bytes, starts: np.ndarray, ends: np.ndarray, cut_strings: _Cut
 ) -> tuple[np.ndarray, dict[int, pl.Series], np.ndarray, np.ndarray]:
-    """Type codes, typed value columns, problem flags and string flags of one field token."""
-    head, tail = buf[starts], buf[ends - 1]
+    """Type codes, typed value columns, problem flags and string flags of one field token
+    (`cut_strings` cuts string values, resolving escapes where the lines have any)."""
+    head, tail = src.buf[starts], src.buf[ends - 1]
     head_codes = _HEAD_CODES[head]
     codes = np.where(head_codes > 0, head_codes, _TAIL_CODES[tail])
     is_string = head == _QUOTE
@@ -498,60 +430,46 @@ def _field_column(
     values: dict[int, pl.Series] = {}
     present = np.flatnonzero(np.bincount(codes, minlength=len(_POLARS_TYPES)))
     if len(present) == 1:  # the usual case: one type, no subsetting
-        series, wrong = _typed_values(buf, starts, ends, int(present[0]))
+        series, wrong = _typed_values(src, starts, ends, int(present[0]), cut_strings)
         return codes, {int(present[0]): series}, bad | wrong, is_string
     for code in present:
         where = np.flatnonzero(codes == code)
-        series, wrong = _typed_values(buf, starts[where], ends[where], int(code))
+        series, wrong = _typed_values(src, starts[where], ends[where], int(code), cut_strings)
         bad[where[wrong]] = True
         values[int(code)] = _scatter(series, where, len(starts))
     return codes, values, bad, is_string
 
 
-def _parse_short_integers(
-    buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, signed: bool
+def _parse_floats(
+    src: _Bytes, starts: np.ndarray, ends: np.ndarray
+) -> tuple[pl.Series, np.ndarray]:
+    """Floats via Polars' parser. It accepts what line protocol does plus a leading '+',
+    inf/infinity and nan (any case): the first byte must be a digit, '.' or '-', and
+    the value finite, so those spellings are flagged (the exact parser rejects them)."""
+    values = src.strings(starts, ends).cast(pl.Float64, strict=False)
+    bad = ~values.is_finite().fill_null(False).to_numpy() | ~_FLOAT_START[src.buf[starts]]
+    return values, bad
+
+
+def _parse_integers(
+    src: _Bytes, starts: np.ndarray, ends: np.ndarray, signed: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Integers of at most 18 digits (no overflow possible) via Polars' parser, flagging
-    spellings line protocol does not allow (a '+' sign, anything but digits and a '-')."""
-    cut = _ragged(buf, starts, ends)
+    """Decimal integers via Polars' parser (exact, null on overflow); it also takes a
+    leading '+', which line protocol does not, so that is flagged."""
     dtype = pl.Int64() if signed else pl.UInt64()
-    values = _strings(buf, starts, ends, cut).cast(dtype, strict=False)
-    allowed = _SIGNED_BYTES if signed else _DIGIT_BYTES
-    bad = values.is_null().to_numpy() | (buf[starts] == ord("+"))
-    wrong = np.flatnonzero(~allowed[cut[0]])
-    if wrong.size:
-        bad[np.searchsorted(cut[1], wrong, side="right") - 1] = True
+    values = src.strings(starts, ends).cast(dtype, strict=False)
+    bad = values.is_null().to_numpy() | (src.buf[starts] == ord("+")) | (ends <= starts)
     return values.fill_null(0).to_numpy(), bad
 
 
-_POWERS = np.array([10**i for i in range(19, -1, -1)], np.uint64)
-
-
-def _parse_fixed_width(
-    buf: np.ndarray, first: np.ndarray, width: int, signed: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Non-negative integers that all have `width` (<= 19) digits: fits uint64 exactly.
-
-    Digits are gathered as a byte matrix and combined with a dot product by powers of
-    ten, a block of rows at a time.
-    """
-    digits = _byte_matrix(buf, first, width) - np.uint8(ord("0"))
-    bad = (digits > 9).any(axis=1)
-    acc = digits.astype(np.uint64) @ _POWERS[-width:]
-    if not signed:
-        return acc, bad
-    bad |= acc > np.uint64(2**63 - 1)
-    return acc.astype(np.int64), bad
-
-
 def _parse_booleans(
-    buf: np.ndarray, starts: np.ndarray, ends: np.ndarray
+    src: _Bytes, starts: np.ndarray, ends: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Match the ten spellings InfluxDB accepts (t, True, FALSE, ...) byte by byte."""
     lengths = ends - starts
     truth = np.zeros(len(starts), bool)
     known = np.zeros(len(starts), bool)
-    words = _byte_matrix(buf, starts, 8).view("<u8")[:, 0]
+    words = src.word(starts)
     for spelling in (*_BOOL_TRUE, *_BOOL_FALSE):
         size = len(spelling)
         mask = np.uint64((1 << (8 * size)) - 1)
@@ -564,22 +482,21 @@ def _parse_booleans(
 
 
 def _typed_values(
-    buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, code: int
+    src: _Bytes, starts: np.ndarray, ends: np.ndarray, code: int, cut_strings: _Cut
 ) -> tuple[pl.Series, np.ndarray]:
     """Values of one field type cut from the buffer, with per-value problem flags."""
     ftype = _TYPES[code]
     if ftype is FieldType.STRING:
         inner_end = np.maximum(ends - 1, starts + 1)
-        return _strings(buf, starts + 1, inner_end), np.zeros(len(starts), bool)
+        return cut_strings(starts + 1, inner_end), np.zeros(len(starts), bool)
     if ftype is FieldType.BOOLEAN:
-        truth, bad = _parse_booleans(buf, starts, ends)
+        truth, bad = _parse_booleans(src, starts, ends)
         return pl.Series(truth, dtype=pl.Boolean), bad
     if ftype is FieldType.FLOAT:
-        return _parse_floats(buf, starts, ends)
+        return _parse_floats(src, starts, ends)
     signed = ftype is FieldType.INTEGER
-    values, bad = _parse_integers(buf, starts, ends - 1, signed)
+    values, bad = _parse_integers(src, starts, ends - 1, signed)
     return pl.Series(values, dtype=pl.Int64 if signed else pl.UInt64), bad
-
 
 def _scatter(series: pl.Series, where: np.ndarray, size: int) -> pl.Series:
     """A full-length column holding `series` at `where` and null elsewhere."""
@@ -590,14 +507,14 @@ def _scatter(series: pl.Series, where: np.ndarray, size: int) -> pl.Series:
 
 
 def _timestamps(
-    buf: np.ndarray, tokens: _Tokens, shape: _Shape, ctx: _Context
+    src: _Bytes, tokens: _Tokens, shape: _Shape, ctx: _Context
 ) -> tuple[pl.Series, np.ndarray]:
     """Nanosecond times (default where absent) and flags for unreadable/out-of-range ones."""
     n = len(tokens)
     if shape.timestamp is None:
         return pl.repeat(ctx.default_time_ns, n, dtype=pl.Int64, eager=True), np.zeros(n, bool)
     token = shape.timestamp
-    values, bad = _parse_integers(buf, tokens.start(token), tokens.end(token), signed=True)
+    values, bad = _parse_integers(src, tokens.start(token), tokens.end(token), signed=True)
     low, high = ctx.precision.bounds()
     bad |= (values < low) | (values > high)
     if bad.any():

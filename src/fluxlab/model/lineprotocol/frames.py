@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from fluxlab.model.lineprotocol.cut import _Bytes
 from fluxlab.model.lineprotocol.errors import ERROR_TEXT_LIMIT, LineError
 from fluxlab.model.points import FieldType
 from fluxlab.model.precision import Precision
@@ -34,6 +35,16 @@ _POLARS_TYPES: dict[int, pl.DataType] = {
 }
 
 
+@dataclass(frozen=True)
+class _Scan:
+    """One scan of an input: its padded bytes and every delimiter's offset and kind code
+    (closed by a newline at the end), shared by line splitting and the fast path."""
+
+    src: _Bytes
+    pos: np.ndarray
+    kind: np.ndarray
+
+
 @dataclass
 class _Context:
     """State shared by one decode call: input, options, key ids, frames and errors."""
@@ -48,6 +59,12 @@ class _Context:
     key_ids: dict[str, int] = field(default_factory=dict)
     frames: dict[str, list[pl.DataFrame]] = field(default_factory=dict)
     errors: list[LineError] = field(default_factory=list)
+    scan: _Scan | None = None  # the input's bytes and delimiters, when already scanned
+
+    @property
+    def size(self) -> int:
+        """Bytes holding the lines: the input up to its last line's end (newline excluded)."""
+        return int(self.ends[-1]) if len(self.ends) else 0
 
     def key_id(self, key: str) -> int:
         return self.key_ids.setdefault(key, len(self.key_ids))

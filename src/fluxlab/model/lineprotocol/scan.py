@@ -11,7 +11,6 @@ _NL, _SP, _COMMA, _EQ, _QUOTE, _BSLASH = 10, 32, 44, 61, 34, 92
 _CLASS_TABLE = bytes(
     {_NL: 1, _SP: 2, _COMMA: 3, _EQ: 4, _QUOTE: 5, _BSLASH: 6}.get(i, 0) for i in range(256)
 )
-_DELIMITER_TABLE = bytes(1 if code else 0 for code in _CLASS_TABLE)
 _CLASS_CODES = np.frombuffer(_CLASS_TABLE, np.uint8)
 _K_NL, _K_SP, _K_COMMA, _K_EQ, _K_QUOTE, _K_BSLASH = 1, 2, 3, 4, 5, 6
 
@@ -22,6 +21,8 @@ def _blank_invalid_utf8(raw: bytes) -> tuple[bytes, dict[int, int]]:
     Blanked lines are reported as errors and kept out of both parsers, so every
     string the vectorized path builds is valid UTF-8.
     """
+    if raw.isascii():
+        return raw, {}
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -39,12 +40,34 @@ def _blank_invalid_utf8(raw: bytes) -> tuple[bytes, dict[int, int]]:
     return b"\n".join(parts), bad
 
 
-def _delimiters(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets and kind codes of every byte that can delimit (newline, space, comma,
-    equals sign, double quote, backslash): one translate and one scan of the input."""
-    is_delimiter = np.frombuffer(raw.translate(_DELIMITER_TABLE), np.bool_)
-    pos = np.flatnonzero(is_delimiter)  # NumPy's nonzero is fastest on a bool array
-    return pos, _CLASS_CODES[np.frombuffer(raw, np.uint8)[pos]]
+_SCAN_BLOCK = 1 << 18
+"""Bytes compared per step: the masks stay in cache and NumPy releases the GIL."""
+
+
+def _delimiters(buf: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets and kind codes of every byte of `buf[:size]` that can delimit (newline,
+    space, comma, equals sign, double quote, backslash), then a closing newline at
+    `size` (a window ends right after its last line's text).
+
+    `buf` must extend past `size` (the padded window). Comparisons run a cache-sized
+    block at a time, so the scan releases the GIL and its temporaries stay small.
+    """
+    found: list[np.ndarray] = []
+    hit = np.empty(min(size, _SCAN_BLOCK), np.bool_)
+    tmp = np.empty_like(hit)
+    for at in range(0, size, _SCAN_BLOCK):
+        block = buf[at : min(size, at + _SCAN_BLOCK)]
+        mask, scratch = hit[: len(block)], tmp[: len(block)]
+        np.equal(block, _NL, out=mask)
+        for byte in (_SP, _COMMA, _EQ, _QUOTE, _BSLASH):
+            np.equal(block, byte, out=scratch)
+            mask |= scratch
+        found.append(np.flatnonzero(mask) + at)
+    found.append(np.array([size], np.int64))
+    pos = np.concatenate(found)
+    kind = _CLASS_CODES[buf[pos]]
+    kind[-1] = _K_NL
+    return pos, kind
 
 
 def _newlines(raw: bytes, block: int = 4 << 20) -> np.ndarray:
