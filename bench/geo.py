@@ -112,6 +112,19 @@ from(bucket: "birds") |> range(start: 2020-01-01T00:00:00Z, stop: {stop})
     return sum(t.height for t in result)
 
 
+def flux_unpruned(store: Store, lat: float, lon: float, radius: float, n: int) -> int:
+    """The same answer without S2 pruning: every point pivoted to a row (`geo.toRows`) and
+    tested by exact distance (`geo.strictFilter`), as a query that ignores the cell tag runs."""
+    stop = f"time(v: {T0 + n * 1_000_000_000})"
+    query = f'''import "experimental/geo"
+from(bucket: "birds") |> range(start: 2020-01-01T00:00:00Z, stop: {stop})
+  |> filter(fn: (r) => r._measurement == "migration")
+  |> geo.toRows()
+  |> geo.strictFilter(region: {{lat: {lat}, lon: {lon}, radius: {radius}}})'''
+    result = Interpreter(Context(source=store)).run(parse(query))["_result"]
+    return sum(t.height for t in result)
+
+
 def duckdb_full_scan(store: Store, lat: float, lon: float, radius: float) -> int:
     m = store._catalog.measurements_of(store._catalog.bucket("birds"))[0]  # noqa: SLF001
     la, lo = m.fields["lat"].name, m.fields["lon"].name
@@ -120,7 +133,7 @@ def duckdb_full_scan(store: Store, lat: float, lon: float, radius: float) -> int
            f"pow(sin(radians({la} - {lat}) / 2), 2) + cos(radians({lat})) * cos(radians({la})) "
            f"* pow(sin(radians({lo} - {lon}) / 2), 2))) <= {radius}")
     with store._mutex:  # noqa: SLF001
-        return int(store._con.execute(sql).fetchone()[0])  # noqa: SLF001
+        return int(store._con.execute(sql).fetchall()[0][0])  # noqa: SLF001
 
 
 def main() -> None:
@@ -164,6 +177,8 @@ def main() -> None:
             first, pushed, count = pruned(store)
             sql_full, sql_count = best_of(args.runs,
                                           lambda: duckdb_full_scan(store, clat, clon, radius))
+            flux_full, flux_count = best_of(
+                2, lambda: flux_unpruned(store, clat, clon, radius, args.points))
         np_full, np_mask = best_of(
             args.runs, lambda: s2.haversine_km(lat, lon, clat, clon) <= radius)
         np_count = int(np.sum(np_mask))
@@ -173,13 +188,15 @@ def main() -> None:
           f"{before:.3f} s")
     print(f"  pushed down after compaction (S2 candidates + wide scan), warm best of {args.runs}:"
           f" {pushed:.3f} s (first run {first:.3f} s)")
+    print(f"  fluxlab without S2 pruning (geo.toRows |> geo.strictFilter), warm best of 2: "
+          f"{flux_full:.3f} s ({flux_count:,} rows) -> {flux_full / pushed:.1f}x")
     print(f"  DuckDB full haversine scan of the store table: {sql_full:.3f} s ({sql_count:,} rows)"
           f" -> {sql_full / pushed:.1f}x (before compaction {sql_full / before:.1f}x)")
     print(f"  NumPy full haversine over in-memory arrays: {np_full:.3f} s ({np_count:,} rows)"
           f" -> {np_full / pushed:.1f}x")
-    agree = count == count_before == sql_count == np_count
+    agree = count == count_before == sql_count == np_count == flux_count
     print(f"  counts agree: {agree}")
-    assert agree, (count, count_before, sql_count, np_count)
+    assert agree, (count, count_before, sql_count, np_count, flux_count)
     print(f"load average after: {os.getloadavg()}")
 
 

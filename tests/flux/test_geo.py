@@ -160,3 +160,25 @@ def test_box_parallels_are_not_geodesics() -> None:
     assert geo._parallel_crossings(10.1, 0, 20, a, b)[0]
     assert not geo._parallel_crossings(10.1, 2, 3, a, b)[0]
     assert not geo._parallel_crossings(10.3, 0, 20, a, b)[0]
+
+
+def test_grid_cache_gives_the_same_covering_and_copies() -> None:
+    """getGrid results are remembered per region; a cached answer equals a fresh one and
+    callers get their own list."""
+    from fluxlab.flux.stdlib import geo as geo_mod
+    from fluxlab.flux.stdlib import geo_shapes as gs
+
+    circle = gs.parse_shape("region", {"lat": 40.0, "lon": -73.0, "radius": 20.0},
+                            gs.earth_radius({"distance": "km"}))
+    geo_mod._GRID_CACHE.clear()
+    first = geo_mod._grid(circle, -1, 13, 24, -1)
+    first[1].append("mutated")
+    again = geo_mod._grid(circle, -1, 13, 24, -1)
+    assert again == geo_mod._compute_grid(circle, -1, 13, 24, -1)
+    assert "mutated" not in again[1] and len(geo_mod._GRID_CACHE) == 1
+    polygon = gs.parse_shape("region", {"points": [{"lat": 40.0, "lon": -73.0},
+                                                   {"lat": 40.5, "lon": -73.0},
+                                                   {"lat": 40.0, "lon": -72.5}]},
+                             gs.earth_radius({"distance": "km"}))
+    assert geo_mod._grid(polygon, -1, 13, 24, -1) == geo_mod._compute_grid(polygon, -1, 13, 24, -1)
+    assert len(geo_mod._GRID_CACHE) == 2

@@ -10,6 +10,8 @@ take one region and one geometry, as in Flux, for use inside `map`.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -303,8 +305,42 @@ def covering(region: gs.Shape, level: int) -> np.ndarray:
         current += 1
 
 
+_GRID_CACHE: OrderedDict[tuple[Any, ...], tuple[int, tuple[str, ...]]] = OrderedDict()
+_GRID_CACHE_SIZE = 256
+_GRID_LOCK = threading.Lock()
+
+
 def _grid(region: gs.Shape, level: int, max_level: int, min_size: int,
           max_size: int) -> tuple[int, list[str]]:
+    """Flux's getGrid, remembered per region and arguments.
+
+    A covering costs tens of milliseconds of geometry, more than a pruned query's scan
+    on a compacted store, and dashboards repeat the same regions; shapes are immutable.
+    """
+    key = (_shape_key(region), level, max_level, min_size, max_size)
+    with _GRID_LOCK:
+        found = _GRID_CACHE.get(key)
+        if found is not None:
+            _GRID_CACHE.move_to_end(key)
+    if found is None:
+        grid_level, tokens = _compute_grid(region, level, max_level, min_size, max_size)
+        found = (grid_level, tuple(tokens))
+        with _GRID_LOCK:
+            _GRID_CACHE[key] = found
+            while len(_GRID_CACHE) > _GRID_CACHE_SIZE:
+                _GRID_CACHE.popitem(last=False)
+    return found[0], list(found[1])
+
+
+def _shape_key(region: gs.Shape) -> tuple[Any, ...]:
+    """A hashable identity for a shape (polygons hold NumPy vertices)."""
+    if isinstance(region, gs.Polygon | gs.Polyline):
+        return type(region).__name__, region.vertices.shape, region.vertices.tobytes()
+    return (region,)
+
+
+def _compute_grid(region: gs.Shape, level: int, max_level: int, min_size: int,
+                  max_size: int) -> tuple[int, list[str]]:
     """Flux's getGrid: a fixed level, or the first level whose covering is big enough."""
     if level > -1:
         cells = covering(region, _check_level(level))
