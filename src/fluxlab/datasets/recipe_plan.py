@@ -29,8 +29,8 @@ from fluxlab.datasets.recipe import (
     RecipeError,
 )
 from fluxlab.ingest.mapping import ColumnSpec, Mapping, mapping_from_dict
-from fluxlab.ingest.rowplan import FieldPlan, RowPlan, TagPlan
-from fluxlab.ingest.transforms import cast_to, clean, extract
+from fluxlab.ingest.rowplan import FieldPlan, RowPlan, TagPlan, typed_field
+from fluxlab.ingest.transforms import clean, extract
 from fluxlab.ingest.transforms import type_error_reason as _type_reason
 from fluxlab.model import s2
 from fluxlab.model.points import FieldType
@@ -112,11 +112,11 @@ def _field_plans(
         raw = raw.fill_null("")  # present but unusable: the check below rejects the row
         if spec.extract:
             steps.append(lambda e, p=spec.extract, g=spec.group: extract(e, p, g))
-        steps.append(lambda e: pl.when(e == "").then(None).otherwise(e))
+        steps.append(lambda e: e.replace("", None))  # one reference: `e` may be a regex
     if extras.lookup:
         allowed = list(settings.lookup_values.get(extras.lookup, ()))
         if extras.lookup in settings.lookup_values:
-            steps.append(lambda e, a=allowed: pl.when(e.is_in(a)).then(e).otherwise(None))
+            steps.append(lambda e, a=allowed: _known_or_null(e, a))
     out: list[FieldPlan] = []
     if extras.censored_prefix:
         prefix = extras.censored_prefix
@@ -137,6 +137,13 @@ def _field_plans(
 
     main = FieldPlan(fp.key, fp.source, raw, fp.ftype, prepare if steps else None)
     return [main, *out]
+
+
+def _known_or_null(expr: pl.Expr, allowed: list[str]) -> pl.Expr:
+    """Values outside `allowed` become null (rejected by the field check): a hash lookup
+    against the small reference table, reading `expr` once."""
+    known = list(dict.fromkeys(allowed))
+    return expr.replace_strict(known, known, default=None, return_dtype=pl.String)
 
 
 def _with_drop(fp: FieldPlan, drop: Drop) -> FieldPlan:
@@ -168,19 +175,20 @@ def _explode_plan(explode: Explode, mapping: Mapping) -> FieldPlan:
     return FieldPlan(EXPLODE_STOP, explode.column, raw, FieldType.INTEGER, to_ns)
 
 
-def _typed(fp: FieldPlan) -> pl.Expr:
-    return cast_to(fp.prepare(fp.raw) if fp.prepare else fp.raw, fp.ftype)
-
-
 def _geo_tag(geo: Geo, fields: list[FieldPlan], settings: Settings) -> TagPlan:
-    """S2 token of (lat, lon) at the chosen level; null (no tag) without coordinates."""
-    by_key = {fp.key: fp for fp in fields}
-    if geo.lat not in by_key or geo.lon not in by_key:
+    """S2 token of (lat, lon) at the chosen level; null (no tag) without coordinates.
+
+    A late tag: it reads the fields' typed values, so the coordinates are extracted and
+    cast once per block, not again for the tag.
+    """
+    index = {fp.key: i for i, fp in enumerate(fields)}
+    if geo.lat not in index or geo.lon not in index:
         raise RecipeError(f"[geo] needs fields {geo.lat!r} and {geo.lon!r} in the mapping")
     level = s2.check_level(settings.s2_level if settings.s2_level is not None else geo.level)
-    coords = pl.struct(_typed(by_key[geo.lat]).alias("lat"), _typed(by_key[geo.lon]).alias("lon"))
+    coords = pl.struct(typed_field(index[geo.lat]).alias("lat"),
+                       typed_field(index[geo.lon]).alias("lon"))
     token = coords.map_batches(lambda s: _tokens(s, level), return_dtype=pl.String)
-    return TagPlan(geo.tag, by_key[geo.lat].source, token)
+    return TagPlan(geo.tag, fields[index[geo.lat]].source, token, late=True)
 
 
 def _tokens(coords: pl.Series, level: int) -> pl.Series:

@@ -125,7 +125,8 @@ def geo_plan(spec: GeoSpec, *, trim: bool, nulls: tuple[str, ...]) -> GeoPlan:
     """Tag, work columns and checks for a mapping's `geo` table."""
     s2.check_level(spec.level)
     lat, lon, point = _raw_coordinates(spec, trim, nulls)
-    coords = pl.struct(_float(lat).alias("lat"), _float(lon).alias("lon"))
+    # a late tag over the work columns: the coordinates are extracted once per block
+    coords = pl.struct(_float(pl.col(_LAT)).alias("lat"), _float(pl.col(_LON)).alias("lon"))
     token = coords.map_batches(_tokens_of_block(spec.level), return_dtype=pl.String)
     source_lat = spec.point or spec.lat or "lat"
     source_lon = spec.point or spec.lon or "lon"
@@ -134,4 +135,4 @@ def geo_plan(spec: GeoSpec, *, trim: bool, nulls: tuple[str, ...]) -> GeoPlan:
     checks = _coordinate_checks(pl.col(_LAT), source_lat, "latitude", 90.0, point_col)
     checks += _coordinate_checks(pl.col(_LON), source_lon, "longitude", 180.0, point_col)
     source = spec.point or f"{spec.lat}+{spec.lon}"
-    return GeoPlan(TagPlan(spec.tag, source, token), extra, checks)
+    return GeoPlan(TagPlan(spec.tag, source, token, late=True), extra, checks)

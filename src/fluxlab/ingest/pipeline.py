@@ -32,7 +32,7 @@ from fluxlab.ingest.prefetch import prefetch
 from fluxlab.ingest.progress import IngestProgress
 from fluxlab.ingest.readers.annotated import read_annotated_csv
 from fluxlab.ingest.readers.base import ReadChunk
-from fluxlab.ingest.readers.lineprotocol import read_line_protocol
+from fluxlab.ingest.readers.lineprotocol import DEFAULT_CHUNK_BYTES, read_line_protocol
 from fluxlab.ingest.readers.mapped import read_mapped_csv
 from fluxlab.ingest.rejects import RejectsWriter, make_rejects, reject_to_text
 from fluxlab.ingest.sort import DEFAULT_MEMORY_LIMIT, sort_by_time
@@ -45,10 +45,10 @@ from fluxlab.model.precision import Precision
 UNLIMITED = -1
 """`max_errors` value meaning: never stop, reject and continue."""
 
-PREFETCH_BATCHES = 16
-"""Batches prepared ahead of the store. The store writes in chunks of ~500K rows and
-our batches are ~50K rows, so a deep queue lets reading/transforming continue while a
-chunk is committed (about 16 × 5 MB at most)."""
+PREFETCH_BATCHES = 8
+"""Batches prepared ahead of the store (~35K rows, ~5 MB each from Hartford-shaped CSV):
+enough to keep reading/transforming while a ~500K-row chunk is committed; a deeper
+queue added peak RSS without making loads faster on 2 cores."""
 
 
 @dataclass
@@ -65,7 +65,7 @@ class IngestOptions:
     on_collision: str = "keep-last"
     progress: bool | None = None
     source_name: str | None = None
-    block_size: int = DEFAULT_BLOCK_SIZE
+    block_size: int | None = None  # None: each reader's default
     sort_memory_limit: str = DEFAULT_MEMORY_LIMIT
     temp_dir: str | Path | None = None
     now_ns: int | None = None
@@ -86,7 +86,7 @@ def ingest_file(
     on_collision: str = "keep-last",
     progress: bool | None = None,
     source_name: str | None = None,
-    block_size: int = DEFAULT_BLOCK_SIZE,
+    block_size: int | None = None,
     sort_memory_limit: str = DEFAULT_MEMORY_LIMIT,
     temp_dir: str | Path | None = None,
     now_ns: int | None = None,
@@ -181,16 +181,17 @@ class _Run:
         if self.format == "lp":
             return read_line_protocol(
                 opened, source=self.source, precision=self.precision, now_ns=now,
-                chunk_bytes=self.opts.block_size,
+                chunk_bytes=self.opts.block_size or DEFAULT_CHUNK_BYTES,
             )
         if self.format == "csv":
             assert self.mapping is not None
             return read_mapped_csv(
-                opened, self.mapping, source=self.source, block_size=self.opts.block_size
+                opened, self.mapping, source=self.source,
+                block_size=self.opts.block_size or DEFAULT_BLOCK_SIZE,
             )
         return read_annotated_csv(
             opened, source=self.source, precision_ns=self.precision.multiplier, now_ns=now,
-            block_size=self.opts.block_size,
+            block_size=self.opts.block_size or DEFAULT_BLOCK_SIZE,
         )
 
     # -- accounting -----------------------------------------------------------------

@@ -71,8 +71,8 @@ def clean(
         expr = expr.str.strip_chars()
     if fixes:
         expr = expr.replace(list(fixes.keys()), list(fixes.values()))
-    if nulls:
-        expr = pl.when(expr.is_in(list(nulls))).then(None).otherwise(expr)
+    if nulls:  # `replace` reads `expr` once (a when/otherwise would strip twice)
+        expr = expr.replace(list(nulls), [None] * len(nulls))
     return expr
 
 

@@ -10,10 +10,12 @@ Steps:
    by field, keeping the last (or first) non-null value by input order, counted as
    within-input collisions;
 4. points that already exist are found by an integer join on (sid, time) restricted to
-   the chunk's time range, and merged into the stored row field by field with an UPDATE
-   by rowid; the join is skipped when the chunk's time range cannot overlap what is
-   stored (bounds kept in the catalog), so first loads and time-ordered appends are a
-   plain INSERT;
+   the chunk's time range; the stored row is deleted and replaced by the incoming row
+   (or by both merged field by field, when the incoming row lacks some fields). The join
+   is skipped when the chunk's time range cannot overlap what is stored (bounds kept in
+   the catalog), so time-ordered appends are a plain INSERT; when only this call's own
+   earlier chunks can overlap (an unsorted file), a Bloom filter of the keys it stored
+   (`SeenKeys`) sends only its few hits to the join;
 5. the rest is INSERTed (time, sid, write id, fields: no strings but string fields).
 A write id column (`_w`) tells whether a stored row came from this same write call
 (within-input collision across chunks) or from before.
@@ -40,6 +42,7 @@ from fluxlab.storage.series import series_ids
 
 STAGE = "_fl_stage"
 MATCH = "_fl_match"
+PROBE = "_fl_probe"
 FULL = "_full"
 KEEP = "_keep"  # false for input rows replaced by their merged duplicate group
 MODES = ("keep-last", "keep-first", "error")
@@ -62,9 +65,14 @@ class ChunkWriter:
         self.mode = mode
         self.write_id = write_id
         self.collisions = collisions
+        self._before: dict[str, tuple[int | None, int | None]] = {}  # stored time range
+        self._seen: dict[str, SeenKeys] = {}  # keys this call stored, per measurement table
+        self._first: dict[str, np.ndarray] = {}  # keys of a measurement's first chunk
+        self._unfiltered: set[str] = set()  # over the memory budget: exact joins only
 
     def write(self, m: Measurement, batch: PointBatch) -> None:
         """Store a screened, normalized batch of measurement m."""
+        self._before.setdefault(m.table, (m.min_time, m.max_time))
         tag_cols = [self._column(m, key, "tag", batch) for key in batch.tags]
         field_cols = [self._column(m, key, "field", batch) for key in batch.fields]
         sids = series_ids(self.con, self.catalog, m, batch, tag_cols)
@@ -75,7 +83,7 @@ class ChunkWriter:
             stage = self._dedup(m, batch, stage, candidates, field_cols)
         self.con.register(STAGE, stage)
         try:
-            self._write_staged(m, batch, field_cols, int(times.min()), int(times.max()))
+            self._write_staged(m, batch, stage, field_cols, int(times.min()), int(times.max()))
         finally:
             self.con.unregister(STAGE)
             self.con.execute(f"DROP TABLE IF EXISTS {MATCH}")
@@ -99,10 +107,24 @@ class ChunkWriter:
         return self.catalog.add_column(self.con, m, key, kind, ftype)
 
     def _write_staged(
-        self, m: Measurement, batch: PointBatch, fields: list[Column], lo: int, hi: int
+        self, m: Measurement, batch: PointBatch, stage: pa.Table, fields: list[Column], lo: int,
+        hi: int,
     ) -> None:
+        keys = _stage_keys(stage)
+        keep = stage.column(KEEP).to_numpy()
+        seen = self._filter_for(m)
+        before_lo, before_hi = self._before[m.table]
         overlaps = m.min_time is not None and lo <= (m.max_time or 0) and hi >= m.min_time
-        matched = self._merge_existing(m, batch, fields, lo, hi) if overlaps else 0
+        matched = 0
+        if before_lo is not None and lo <= (before_hi or 0) and hi >= before_lo:
+            matched = self._merge_existing(m, batch, fields, lo, hi, STAGE)  # points from before
+        elif overlaps and seen is not None and not seen.saturated:
+            # only points of this same call can match: the filter proves most rows new
+            maybe = seen.may_contain(keys) & keep
+            if maybe.any():
+                matched = self._probe(m, batch, stage, maybe, fields, lo, hi)
+        elif overlaps:
+            matched = self._merge_existing(m, batch, fields, lo, hi, STAGE)
         cols = [c.name for c in fields]
         target = ", ".join(["time", SERIES_ID, WRITE_ID_COLUMN, *cols])
         select = ", ".join(["time", SERIES_ID, str(self.write_id), *cols])
@@ -113,6 +135,44 @@ class ChunkWriter:
             f"WHERE {KEEP}"
         )
         self.catalog.widen_time_bounds(self.con, m, lo, hi)
+        if seen is not None:
+            seen.add(keys[keep])
+        elif m.table not in self._unfiltered:  # m's first chunk in this call
+            if self._room_for(keys.nbytes):
+                self._first[m.table] = keys[keep]  # a filter is built if a second chunk comes
+            else:
+                self._unfiltered.add(m.table)
+
+    def _filter_for(self, m: Measurement) -> SeenKeys | None:
+        """m's filter; built from the first chunk's keys when a second chunk arrives, so
+        single-chunk writes never pay for one. None beyond the memory budget (the exact
+        join is used then, as without a filter)."""
+        seen = self._seen.get(m.table)
+        first = self._first.pop(m.table, None) if seen is None else None
+        if first is None:
+            return seen
+        if not self._room_for(SeenKeys.NBYTES):
+            self._unfiltered.add(m.table)  # a later filter would miss these keys
+            return None
+        seen = self._seen[m.table] = SeenKeys()
+        seen.add(first)
+        return seen
+
+    def _room_for(self, nbytes: int) -> bool:
+        used = sum(f.bits.nbytes for f in self._seen.values())
+        used += sum(k.nbytes for k in self._first.values())
+        return used + nbytes <= SeenKeys.BUDGET
+
+    def _probe(
+        self, m: Measurement, batch: PointBatch, stage: pa.Table, maybe: np.ndarray,
+        fields: list[Column], lo: int, hi: int,
+    ) -> int:
+        """The exact merge for the rows the filter could not prove new (few)."""
+        self.con.register(PROBE, stage.filter(pa.array(maybe)))
+        try:
+            return self._merge_existing(m, batch, fields, lo, hi, PROBE)
+        finally:
+            self.con.unregister(PROBE)
 
     # --- duplicates inside the chunk ------------------------------------------------------
     def _dedup(
@@ -160,21 +220,22 @@ class ChunkWriter:
 
     # --- points already stored -------------------------------------------------------------
     def _merge_existing(
-        self, m: Measurement, batch: PointBatch, fields: list[Column], lo: int, hi: int
+        self, m: Measurement, batch: PointBatch, fields: list[Column], lo: int, hi: int,
+        probe: str,
     ) -> int:
         """Merge rows whose (sid, time) is already stored; returns how many (0: none).
 
         The key join reads only time, sid and the write id of the stored rows in the
-        chunk's time range. With keep-last, an incoming row that has a value for every
-        field of the measurement replaces the stored row (DELETE by rowid, then INSERT);
-        other rows are merged field by field with an UPDATE by rowid.
+        chunk's time range, for the stage rows in `probe` (the stage or a subset of it).
+        With keep-last, an incoming row that has a value for every field of the
+        measurement replaces the stored row; other rows are merged field by field.
         """
         table = sql_ident(m.table)
         self.con.execute(
             f"CREATE TEMP TABLE {MATCH} AS SELECT e.rowid AS _rid, e.{WRITE_ID_COLUMN} AS _ow, "
             f"s.{ROW_COLUMN} AS {ROW_COLUMN}, s.{FULL} AS {FULL} FROM (SELECT rowid, time, {SERIES_ID}, "
             f"{WRITE_ID_COLUMN} FROM {table} WHERE time BETWEEN make_timestamp_ns({lo}) AND "
-            f"make_timestamp_ns({hi})) e JOIN {STAGE} s ON e.{SERIES_ID} = s.{SERIES_ID} "
+            f"make_timestamp_ns({hi})) e JOIN {probe} s ON e.{SERIES_ID} = s.{SERIES_ID} "
             f"AND e.time = s.time WHERE s.{KEEP}"
         )
         counts = self.con.execute(
@@ -186,7 +247,8 @@ class ChunkWriter:
         line = f"s.{LINE_COLUMN}" if LINE_COLUMN in batch.table.column_names else "NULL"
         found = pl.from_arrow(self.con.sql(
             f"SELECT s.{ROW_COLUMN}, s.time, {line} AS {LINE_COLUMN} FROM {MATCH} "
-            f"JOIN {STAGE} s USING ({ROW_COLUMN}) ORDER BY s.time LIMIT {self._room()}"
+            f"JOIN {STAGE} s USING ({ROW_COLUMN}) WHERE s.{KEEP} ORDER BY s.time "
+            f"LIMIT {self._room()}"
         ).to_arrow_table())
         assert isinstance(found, pl.DataFrame)
         examples = self._examples(m, batch, found, "existing")
@@ -195,20 +257,36 @@ class ChunkWriter:
         self.collisions.within_input += same_write
         self.collisions.with_existing += total - same_write
         self.collisions.add_examples(examples)
-        # rows that replace every field: delete the stored row, the new one is inserted
-        # (an UPDATE would make the next checkpoint rewrite every touched row group)
+        # Rows that replace every field are inserted as they are; the others are merged
+        # field by field into a new row. Either way the stored row is deleted: no UPDATE
+        # (it costs more than the insert, and makes the next checkpoint rewrite every
+        # row group it touched).
+        self._insert_merged(m, fields, lo, hi)
         self.con.execute(
             f"DELETE FROM {table} WHERE time BETWEEN make_timestamp_ns({lo}) AND "
-            f"make_timestamp_ns({hi}) AND rowid IN (SELECT _rid FROM {MATCH} WHERE {FULL})"
-        )
-        first, second = ("e", "x") if self.mode == "keep-first" else ("x", "e")
-        sets = [f"{c.name} = coalesce({first}.{c.name}, {second}.{c.name})" for c in fields]
-        sets.append(f"{WRITE_ID_COLUMN} = {self.write_id}")
-        self.con.execute(
-            f"UPDATE {table} AS e SET {', '.join(sets)} FROM (SELECT mt._rid, s.* FROM {MATCH} mt "
-            f"JOIN {STAGE} s USING ({ROW_COLUMN}) WHERE NOT mt.{FULL}) x WHERE e.rowid = x._rid"
+            f"make_timestamp_ns({hi}) AND rowid IN (SELECT _rid FROM {MATCH})"
         )
         return total
+
+    def _insert_merged(self, m: Measurement, fields: list[Column], lo: int, hi: int) -> None:
+        """Insert stored rows merged with their partial incoming rows (as `coalesce`)."""
+        table = sql_ident(m.table)
+        merged = {c.name for c in fields}
+        first, second = ("e", "x") if self.mode == "keep-first" else ("x", "e")
+        columns = [r[0] for r in self.con.execute(f"DESCRIBE {table}").fetchall()]
+        values = [
+            str(self.write_id) if name == WRITE_ID_COLUMN
+            else f"coalesce({first}.{name}, {second}.{name})" if name in merged
+            else f"e.{name}"
+            for name in columns
+        ]
+        self.con.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(values)} FROM "
+            f"(SELECT mt._rid, s.* FROM {MATCH} mt JOIN {STAGE} s USING ({ROW_COLUMN}) "
+            f"WHERE s.{KEEP} AND NOT mt.{FULL}) x JOIN (SELECT rowid AS _erid, * FROM {table} "
+            f"WHERE time BETWEEN make_timestamp_ns({lo}) AND make_timestamp_ns({hi})) e "
+            f"ON e._erid = x._rid"
+        )
 
     def _room(self) -> int:
         """How many examples are still wanted (at least 1 for an error message)."""
@@ -240,6 +318,63 @@ class ChunkWriter:
             }
             for row_tags, t, line in zip(tags, times, lines, strict=True)
         ]
+
+
+class SeenKeys:
+    """Approximate set (a Bloom filter) of the (sid, time) keys one write call stored in a
+    measurement.
+
+    Why: the chunks of an unsorted file overlap in time, so each chunk after the first
+    had to be joined with every stored row of its time range to find collisions: cost
+    growing with the rows already written. When the measurement held nothing in that
+    range before the call, only this call's own keys can match; the filter proves most
+    rows new (no false negatives) and only its hits go to the exact join. Memory is fixed
+    (16 MiB: about 2% false hits at 10M keys; at most `BUDGET` per call); a filter filled
+    beyond its design is marked saturated and the exact join is used again.
+    """
+
+    LOG_BITS = 27
+    NBYTES = 1 << (LOG_BITS - 3)
+    BUDGET = 64 << 20  # bytes of filters (and first-chunk keys) per write call
+    _MIX_A = np.uint64(0xBF58476D1CE4E5B9)
+    _MIX_B = np.uint64(0x94D049BB133111EB)
+
+    def __init__(self) -> None:
+        self.bits = np.zeros(self.NBYTES, dtype=np.uint8)
+        self.count = 0
+        self.saturated = False
+
+    def _positions(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        shift = np.uint64(64 - self.LOG_BITS)
+        first = (keys ^ (keys >> np.uint64(31))) * self._MIX_A
+        second = (first ^ (first >> np.uint64(29))) * self._MIX_B
+        return first >> shift, second >> shift
+
+    def add(self, keys: np.ndarray) -> None:
+        self.count += len(keys)
+        if self.count > (1 << self.LOG_BITS) // 12:  # beyond ~2% false hits
+            self.saturated = True
+            return
+        for pos in self._positions(keys):
+            byte = (pos >> np.uint64(3)).astype(np.int64)
+            bit = (pos & np.uint64(7)).astype(np.uint8)
+            for b in range(8):  # a fancy-index OR is exact with repeats: they write one value
+                chosen = byte[bit == b]
+                self.bits[chosen] |= np.uint8(1 << b)
+
+    def may_contain(self, keys: np.ndarray) -> np.ndarray:
+        hit = np.ones(len(keys), dtype=bool)
+        for pos in self._positions(keys):
+            byte = self.bits[(pos >> np.uint64(3)).astype(np.int64)]
+            hit &= ((byte >> (pos & np.uint64(7)).astype(np.uint8)) & np.uint8(1)).astype(bool)
+        return hit
+
+
+def _stage_keys(stage: pa.Table) -> np.ndarray:
+    """One 64-bit value per stage row mixing (sid, time): equal keys give equal values."""
+    times = stage.column(TIME_COLUMN).cast(pa.int64()).to_numpy()
+    sids = stage.column(SERIES_ID).to_numpy()
+    return (times.view(np.uint64) * GOLDEN) ^ sids.view(np.uint64)
 
 
 def _stage_table(
