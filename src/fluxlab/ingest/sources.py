@@ -26,9 +26,14 @@ class CountingReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self._inner.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
+        """Read straight into the caller's buffer (no temporary copy of each block)."""
+        readinto = getattr(self._inner, "readinto", None)
+        if readinto is not None:
+            n = readinto(buffer) or 0
+        else:
+            data = self._inner.read(len(buffer))
+            n = len(data)
+            buffer[:n] = data
         self.count += n
         return n
 
