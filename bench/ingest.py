@@ -235,7 +235,8 @@ def report(rows: int, sizes: dict[str, int], results: dict[str, dict[str, float]
         "# Ingest benchmark results",
         "",
         f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
-        f"- machine: {machine()} (shared with other jobs while measured)",
+        f"- machine: {machine()}; load average when the report was written: "
+        f"{os.getloadavg()[0]:.2f}",
         f"- rows: {rows:,}; CSV {sizes['csv'] / 1e6:,.0f} MB, line protocol "
         f"{sizes['lp'] / 1e6:,.0f} MB (generated, seeded, Hartford-incidents shape)",
         "- command: `.venv/bin/python bench/ingest.py"
