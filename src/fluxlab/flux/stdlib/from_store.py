@@ -50,12 +50,16 @@ class StoreSource(Stream):
     @property  # type: ignore[override]
     def tables(self) -> list[Table]:
         if self._tables is None:
-            self._tables = list(read_plan(self.ctx, self.plan))
+            self._tables = self._read()
         return self._tables
 
     @tables.setter
     def tables(self, value: list[Table]) -> None:
         self._tables = value
+
+    def _read(self) -> list[Table]:
+        """The tables this source stands for; called once, on first use."""
+        return list(read_plan(self.ctx, self.plan))
 
     def refined(self, **changes: Any) -> StoreSource:
         plan = ScanPlan(**{**self.plan.__dict__, **changes})
@@ -77,6 +81,15 @@ class StoreSource(Stream):
 
     def __repr__(self) -> str:
         return f"StoreSource({self.plan})"
+
+
+class DerivedSource(StoreSource):
+    """Rows a pushed-down step computes from a scan, not read yet; no longer a plain scan
+    (`pending` is False), so only its own `push_chain` may refine it further."""
+
+    @property
+    def pending(self) -> bool:
+        return False
 
 
 @builtin("universe", "from")

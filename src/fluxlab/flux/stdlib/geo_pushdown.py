@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fluxlab.flux.stdlib import geo_shapes as gs
-from fluxlab.flux.stdlib.from_store import StoreSource
+from fluxlab.flux.stdlib.from_store import DerivedSource, StoreSource
 from fluxlab.flux.stdlib.shape_common import key_sort_key
 from fluxlab.flux.table import TIME_TYPE, Stream, Table
 from fluxlab.model import s2
@@ -544,7 +544,7 @@ def _by_code_then_time(code: np.ndarray, time: np.ndarray) -> np.ndarray:
 GEO_AGGREGATES = frozenset({"count", "sum", "mean"})
 
 
-class CircleRows(StoreSource):
+class CircleRows(DerivedSource):
     """`filterRows(strict: true)` with a circle on an unread scan, not evaluated yet.
 
     `group(columns: tags)` and then `count/sum/mean(column: field)` refine it into one
@@ -558,24 +558,13 @@ class CircleRows(StoreSource):
         self.source, self.shape, self.tokens = source, shape, tokens
         self.fallback, self.columns = fallback, columns
 
-    @property  # type: ignore[override]
-    def tables(self) -> list[Table]:
-        if self._tables is None:
-            stream = self.fallback()
-            if self.columns is not None:
-                from fluxlab.flux.stdlib.core import group
+    def _read(self) -> list[Table]:
+        stream = self.fallback()
+        if self.columns is not None:
+            from fluxlab.flux.stdlib.core import group
 
-                stream = group(self.ctx, Stream(list(stream.tables)), columns=list(self.columns))
-            self._tables = list(stream.tables)
-        return self._tables
-
-    @tables.setter
-    def tables(self, value: list[Table]) -> None:
-        self._tables = value
-
-    @property
-    def pending(self) -> bool:
-        return False
+            stream = group(self.ctx, Stream(list(stream.tables)), columns=list(self.columns))
+        return list(stream.tables)
 
     def push_chain(self, ctx: Any, fn_name: str, args: dict[str, Any]) -> Stream | None:
         """Defer `group`, evaluate count/sum/mean in the store; None: run normally."""

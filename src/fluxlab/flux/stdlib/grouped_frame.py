@@ -23,14 +23,14 @@ from typing import Any
 import polars as pl
 
 from fluxlab.flux.context import Context
-from fluxlab.flux.stdlib.from_store import StoreSource
+from fluxlab.flux.stdlib.from_store import DerivedSource, StoreSource
 from fluxlab.flux.table import Stream, Table
 
 Loader = Callable[[bool], pl.DataFrame]
 """loader(ordered) -> the frame; rows in stream order when `ordered`, any order else."""
 
 
-class GroupedFrame(StoreSource):
+class GroupedFrame(DerivedSource):
     """Aggregated tables (one per row, key `keys`) not split into Table objects yet."""
 
     def __init__(self, ctx: Context, source: StoreSource, keys: list[str],
@@ -60,19 +60,8 @@ class GroupedFrame(StoreSource):
             self._frames[ordered] = self._load(ordered)
         return self._frames[ordered]
 
-    @property  # type: ignore[override]
-    def tables(self) -> list[Table]:
-        if self._tables is None:
-            self._tables = row_tables(self.frame(), self.keys)
-        return self._tables
-
-    @tables.setter
-    def tables(self, value: list[Table]) -> None:
-        self._tables = value
-
-    @property
-    def pending(self) -> bool:
-        return False
+    def _read(self) -> list[Table]:
+        return row_tables(self.frame(), self.keys)
 
     def push_chain(self, ctx: Context, fn_name: str, args: dict[str, Any]) -> Stream | None:
         """`filter(fn:)` and `group()` on the frame; None: run the function on `tables`."""
@@ -89,27 +78,16 @@ class GroupedFrame(StoreSource):
         return None
 
 
-class MergedFrame(StoreSource):
+class MergedFrame(DerivedSource):
     """`GroupedFrame |> group()`: one table holding every row of the frame."""
 
     def __init__(self, ctx: Context, grouped: GroupedFrame) -> None:  # noqa: D107
         super().__init__(ctx, grouped.plan)
         self.grouped = grouped
 
-    @property  # type: ignore[override]
-    def tables(self) -> list[Table]:
-        if self._tables is None:
-            frame = self.grouped.frame()
-            self._tables = [Table((), (), frame)] if frame.height else []
-        return self._tables
-
-    @tables.setter
-    def tables(self, value: list[Table]) -> None:
-        self._tables = value
-
-    @property
-    def pending(self) -> bool:
-        return False
+    def _read(self) -> list[Table]:
+        frame = self.grouped.frame()
+        return [Table((), (), frame)] if frame.height else []
 
     def push_chain(self, ctx: Context, fn_name: str, args: dict[str, Any]) -> Stream | None:
         """`sort` by columns covering every former key: the input order does not matter."""
