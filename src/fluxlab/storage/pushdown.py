@@ -130,15 +130,7 @@ def _branch_partials(
         f"GROUP BY {', '.join(group)}"
     )
 
-    def resolve(key: str) -> str | None:
-        if key == "_measurement":
-            return sql_string(m.name)
-        if key == "_field":
-            return sql_string(col.key)
-        tag = m.tags.get(key)
-        return tag.name if tag else None
-
-    condition = to_sql(request.predicate, resolve) if request.predicate is not None else "TRUE"
+    condition = to_sql(request.predicate, scans.key_resolver(m, col)) if request.predicate is not None else "TRUE"
     return (
         f"SELECT {', '.join(outer)} FROM ({points}) JOIN {sql_ident(m.series)} "
         f"USING ({SERIES_ID}) WHERE {condition}"
@@ -237,19 +229,7 @@ def bucket_totals(
 
 
 def _resolver(branch: scans.Branch) -> Callable[[str], str | None]:
-    """SQL for a key within one branch: `_measurement`/`_field` are literals, tags are
-    series-table columns, a tag the measurement lacks is None (compares as "")."""
-    m, col = branch.measurement, branch.field
-
-    def resolve(key: str) -> str | None:
-        if key == "_measurement":
-            return sql_string(m.name)
-        if key == "_field":
-            return sql_string(col.key)
-        tag = m.tags.get(key)
-        return tag.name if tag else None
-
-    return resolve
+    return scans.key_resolver(branch.measurement, branch.field)
 
 
 def _series_condition(request: scans.ScanRequest, branch: scans.Branch) -> str:
@@ -363,15 +343,7 @@ def _presence_select(request: scans.ScanRequest, branch: scans.Branch, tag_keys:
     outer = [sql_string(m.name), sql_string(col.key)]
     outer += [m.tags[t].name if t in m.tags else "NULL::VARCHAR" for t in tag_keys]
 
-    def resolve(key: str) -> str | None:
-        if key == "_measurement":
-            return sql_string(m.name)
-        if key == "_field":
-            return sql_string(col.key)
-        tag = m.tags.get(key)
-        return tag.name if tag else None
-
-    condition = to_sql(request.predicate, resolve) if request.predicate is not None else "TRUE"
+    condition = to_sql(request.predicate, scans.key_resolver(m, col)) if request.predicate is not None else "TRUE"
     return (f"SELECT {', '.join(outer)} FROM {cte} JOIN {sql_ident(m.series)} "
             f"USING ({SERIES_ID}) WHERE h{k} AND ({condition})")
 

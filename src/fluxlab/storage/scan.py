@@ -19,7 +19,7 @@ order is identical to sorting by the strings.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -84,14 +84,7 @@ def branch_sql(
     rank) and k2 follow the tag columns.
     """
     m, col = branch.measurement, branch.field
-
-    def resolve(key: str) -> str | None:
-        if key == "_measurement":
-            return sql_string(m.name)
-        if key == "_field":
-            return sql_string(col.key)
-        tag = m.tags.get(key)
-        return tag.name if tag else None
+    resolve = key_resolver(m, col)
 
     select = [
         f"{sql_string(m.name)} AS c0",
@@ -256,3 +249,19 @@ def _aggregate_expr(fn: str, ftype: FieldType) -> str:
     if fn in ("min", "max"):
         return f"{fn}(c3)"
     return f"{'arg_min' if fn == 'first' else 'arg_max'}(c3, c2)"
+
+
+def key_resolver(m: Measurement, col: Column) -> Callable[[str], str | None]:
+    """SQL for a predicate key within one (measurement, field): `_measurement`/`_field`
+    are literals, tags are series-table columns, a tag the measurement lacks is None
+    (compares as "")."""
+
+    def resolve(key: str) -> str | None:
+        if key == "_measurement":
+            return sql_string(m.name)
+        if key == "_field":
+            return sql_string(col.key)
+        tag = m.tags.get(key)
+        return tag.name if tag else None
+
+    return resolve
