@@ -133,7 +133,7 @@ def _line_protocol(frame: pl.DataFrame, space: str = "_") -> pl.Series:
     ).to_series()
 
 
-def generate(rows: int, work: Path) -> tuple[Path, Path, Path]:
+def generate(rows: int, work: Path, *, with_lp: bool = True) -> tuple[Path, Path, Path]:
     rng = np.random.default_rng(20240611)
     csv_path, lp_path, mapping = work / "incidents.csv", work / "incidents.lp", work / "map.toml"
     mapping.write_text(MAPPING)
@@ -141,8 +141,42 @@ def generate(rows: int, work: Path) -> tuple[Path, Path, Path]:
         for start in range(0, rows, GEN_CHUNK):
             frame = _frame(rng, min(GEN_CHUNK, rows - start), start)
             frame.drop("_lat", "_lon").write_csv(csv_out, include_header=start == 0)
-            lp_out.write(("\n".join(_line_protocol(frame).to_list()) + "\n").encode())
+            if with_lp:
+                lp_out.write(("\n".join(_line_protocol(frame).to_list()) + "\n").encode())
     return csv_path, lp_path, mapping
+
+
+def memory_run(gigabytes: float, keep: Path | None = None) -> None:
+    """Peak RSS of a default mapped-CSV ingest of a file of about `gigabytes` GB (the
+    issue's "5 GB CSV" figure); recorded as its own RESULTS.md section. With `keep`, the
+    generated file stays in that directory and is reused by the next run."""
+    rows = int(gigabytes * 1e9 / 121)  # ~121 bytes per row in this layout
+    with tempfile.TemporaryDirectory(prefix="fluxlab-bench-") as tmp:
+        work = keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        csv_path, mapping = work / "incidents.csv", work / "map.toml"
+        if not (csv_path.exists() and mapping.exists()):
+            t0 = time.perf_counter()
+            csv_path, _, mapping = generate(rows, work, with_lp=False)
+            print(f"generated {rows:,} rows in {time.perf_counter() - t0:.0f} s", flush=True)
+        size = csv_path.stat().st_size
+        load = os.getloadavg()[0]
+        r = run_child("csv", csv_path, mapping, Path(tmp) / "store-csv")
+    peak = r["peak_rss"] / 2**20
+    verdict = "met" if r["peak_rss"] <= 2**30 else "NOT met"
+    text = "\n".join([
+        f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}; machine: {machine()}; "
+        f"load average {load:.2f} when the run started",
+        f"- command: `.venv/bin/python bench/ingest.py --memory-gb {gigabytes:g}`",
+        f"- file: {size / 1e9:.2f} GB, {r['rows']:,} rows (Hartford-incidents shape), default "
+        "settings",
+        f"- `fluxlab ingest --mapping`: {r['seconds']:.1f} s, {r['rows'] / r['seconds']:,.0f} "
+        f"rows/s, **peak RSS {peak:,.0f} MiB** (target ≤ 1 GiB: {verdict})",
+        f"- account: written {r['written']:,}, rejected {r['rejected']:,}, collisions "
+        f"{r['collisions']:,}, balanced {r['balanced']}",
+    ])
+    print(text)
+    record_section(f"ingest memory ({gigabytes:g} GB CSV)", text)
 
 
 def escaped_decode_rate(lines: int = 100_000) -> float:
@@ -210,8 +244,10 @@ def child(kind: str, data: str, mapping: str, target: str) -> None:
 def run_child(kind: str, data: Path, mapping: Path, target: Path) -> dict[str, float]:
     proc = subprocess.run(
         [sys.executable, __file__, "--child", kind, str(data), str(mapping), str(target)],
-        check=True, capture_output=True, text=True,
+        check=False, capture_output=True, text=True,
     )
+    if proc.returncode != 0:
+        raise SystemExit(f"{kind} run failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -271,11 +307,18 @@ def main() -> None:
     parser.add_argument("--no-write-results", action="store_true")
     parser.add_argument("--only", choices=["duckdb", "csv", "lp"],
                         help="run one measurement (no report written)")
+    parser.add_argument("--memory-gb", type=float, default=None,
+                        help="only: peak RSS of a mapped-CSV ingest of a file this large")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="with --memory-gb: keep (and reuse) the generated file here")
     parser.add_argument("--child", nargs=4, metavar=("KIND", "DATA", "MAPPING", "TARGET"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
+        return
+    if args.memory_gb:
+        memory_run(args.memory_gb, args.keep)
         return
     rows = 200_000 if args.quick else args.rows
     with tempfile.TemporaryDirectory(prefix="fluxlab-bench-") as tmp:

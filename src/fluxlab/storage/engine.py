@@ -9,6 +9,8 @@ external access (Arrow data is registered, not read from files).
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +55,8 @@ def open_database(
         tmp = directory / "tmp"
         tmp.mkdir(exist_ok=True)
         config["temp_directory"] = str(tmp)
+    else:  # a reader may not write into the store, but big sorts and joins must spill
+        config["temp_directory"] = str(Path(tempfile.gettempdir()) / f"fluxlab-{os.getpid()}")
     con = duckdb.connect(":memory:", config=config)
     mode = " (READ_ONLY)" if read_only else ""
     try:

@@ -39,6 +39,7 @@ from fluxlab.storage.usersql import UserSql
 from fluxlab.storage.write import MODES, ChunkWriter
 
 DEFAULT_CHUNK_ROWS = 500_000
+CHECKPOINT_ROWS = 5_000_000  # see Store._checkpoint_every
 T = TypeVar("T")
 P = ParamSpec("P")
 
@@ -71,6 +72,7 @@ class Store:
         self.path = Path(path)
         self.read_only = read_only
         self.chunk_rows = chunk_rows
+        self._rows_since_checkpoint = 0
         self._mutex = threading.RLock()
         if self.path.exists() and not self.path.is_dir():
             raise StoreError(f"store path {self.path} is a file; give a directory")
@@ -230,7 +232,21 @@ class Store:
         writer.write(m, screened.batch)
         if commit:
             self._con.execute("COMMIT")
+            self._checkpoint_every(screened.batch.num_rows)
         result.points_written += screened.batch.num_rows
+
+    def _checkpoint_every(self, rows: int) -> None:
+        """CHECKPOINT after every CHECKPOINT_ROWS committed rows.
+
+        Why: committed appends stay in DuckDB's buffer pool as table blocks that cannot
+        be evicted until a checkpoint, and large appends bypass the WAL size that would
+        trigger one, so a long write (a 5 GB CSV: 41M rows) filled the memory limit and
+        failed with "failed to pin block" after ~30M rows.
+        """
+        self._rows_since_checkpoint += rows
+        if self._rows_since_checkpoint >= CHECKPOINT_ROWS:
+            self._con.execute("CHECKPOINT")
+            self._rows_since_checkpoint = 0
 
     def _next_write_id(self) -> int:
         """Unique per write call: tells collisions with this call's own rows apart."""
