@@ -3,8 +3,9 @@
 Arrow's streaming CSV reader is fast but does not say which line a row came from.
 We need exact lines for every reject, so each block gets an `_line` column:
 
-* the reader runs single-threaded (so its invalid-row callback reports record
-  numbers) in a background thread, overlapping parsing with our transforms;
+* the input is cut into pieces of whole records (csvsplit) that Arrow parses
+  single-threaded (so its invalid-row callback reports record numbers) in a
+  background thread, overlapping parsing with our transforms;
 * rows with the wrong number of columns are skipped by Arrow and reported to us
   with their record number; valid rows are renumbered around them;
 * quoted values spanning several lines shift all later line numbers, so records
@@ -20,13 +21,14 @@ import csv
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from fluxlab.ingest.csvsplit import record_end
 from fluxlab.ingest.prefetch import prefetch
 from fluxlab.ingest.rejects import make_rejects
 
@@ -81,11 +83,22 @@ class _Renumberer:
         self._nl_records = np.empty(0, np.int64)  # records holding embedded newlines
         self._nl_counts = np.empty(0, np.int64)
         self._invalid_sorted = np.empty(0, np.int64)
+        self.records_total = 0  # records (valid and invalid) of the pieces parsed so far
 
-    def on_invalid(self, row: pacsv.InvalidRow) -> str:
-        self.invalid.append((int(row.number or 0), row.text))
-        self._invalid_records.append(int(row.number or 0))
-        return "skip"
+    def handler(self, offset: int) -> Callable[[pacsv.InvalidRow], str]:
+        """Arrow's invalid-row callback for a reader whose record 1 is record offset + 1."""
+
+        def on_invalid(row: pacsv.InvalidRow) -> str:
+            record = offset + int(row.number or 0)
+            self.invalid.append((record, row.text))
+            self._invalid_records.append(record)
+            return "skip"
+
+        return on_invalid
+
+    @property
+    def invalid_count(self) -> int:
+        return len(self._invalid_records)
 
     def records_for_batch(self, n: int) -> np.ndarray:
         """True record numbers of the next n valid rows."""
@@ -193,25 +206,9 @@ def _parsed_pieces(
 ) -> Iterator[CsvBlock]:
     """Arrow's parsed batches of `read_size` bytes, each with its lines and shape rejects."""
     renumber = _Renumberer(first_line)
-    reader = pacsv.open_csv(
-        stream,
-        read_options=pacsv.ReadOptions(
-            column_names=header, use_threads=False, block_size=read_size
-        ),
-        parse_options=pacsv.ParseOptions(
-            delimiter=delimiter,
-            newlines_in_values=True,
-            ignore_empty_lines=False,
-            invalid_row_handler=renumber.on_invalid,
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in header},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
+    batches = _arrow_batches(stream, header, delimiter, read_size, renumber)
     expected = len(header)
-    for batch in prefetch(reader, depth=prefetch_depth, name="fluxlab-csv-reader"):
+    for batch in prefetch(batches, depth=prefetch_depth, name="fluxlab-csv-reader"):
         records = renumber.records_for_batch(batch.num_rows)
         counts = _newline_counts(batch)
         if counts is not None:
@@ -223,10 +220,116 @@ def _parsed_pieces(
         yield CsvBlock(batch, lines, shape, _bytes(bytes_read))
     bad = renumber.take_invalid(None)
     if bad:
-        empty = pa.schema([(n, pa.string()) for n in header]).empty_table().to_batches()
-        batch = empty[0] if empty else pa.RecordBatch.from_pylist([], pa.schema([(n, pa.string()) for n in header]))
+        batch = _empty_batch(header)
         shape = _shape_rejects(source, bad, expected, delimiter)
         yield CsvBlock(batch, np.empty(0, np.int64), shape, _bytes(bytes_read))
+
+
+MAX_RECORD_BYTES = 64 << 20
+"""A record longer than this (or a file whose lines end in a bare CR) is left to Arrow's
+own quote-aware reader, so a piece never grows without bound."""
+
+
+def _arrow_batches(
+    stream: BinaryIO, header: list[str], delimiter: str, read_size: int, renumber: _Renumberer
+) -> Iterator[pa.RecordBatch]:
+    """All-string batches of about `read_size` bytes, parsed from whole-record pieces
+    (csvsplit.record_end) in Arrow's fast mode; Arrow's quote-aware streaming reader
+    takes over for the rest of the input where a piece cannot be cut by quote parity."""
+    carry = b""
+    while True:
+        data = stream.read(read_size)
+        piece = carry + data if carry else data
+        if not data:
+            if piece:
+                yield from _parse_piece(piece, header, delimiter, renumber)
+            return
+        cut = record_end(piece, delimiter)
+        if cut is None or (cut == 0 and len(piece) > MAX_RECORD_BYTES):
+            yield from _streamed(_Chained(piece, stream), header, delimiter, read_size, renumber)
+            return
+        if cut:
+            yield from _parse_piece(memoryview(piece)[:cut], header, delimiter, renumber)
+        carry = piece[cut:]
+
+
+def _parse_piece(
+    piece: bytes | memoryview, header: list[str], delimiter: str, renumber: _Renumberer
+) -> Iterator[pa.RecordBatch]:
+    """One piece of whole records, parsed as a single Arrow block."""
+    invalid_before = renumber.invalid_count
+    table = pacsv.read_csv(
+        pa.BufferReader(pa.py_buffer(piece)),
+        read_options=pacsv.ReadOptions(
+            column_names=header, use_threads=False, block_size=len(piece) + 1
+        ),
+        parse_options=_parse_options(delimiter, renumber.handler(renumber.records_total),
+                                     newlines_in_values=False),
+        convert_options=_convert_options(header),
+    )
+    renumber.records_total += table.num_rows + renumber.invalid_count - invalid_before
+    yield table.combine_chunks().to_batches()[0] if table.num_rows else _empty_batch(header)
+
+
+def _streamed(
+    stream: BinaryIO, header: list[str], delimiter: str, read_size: int, renumber: _Renumberer
+) -> Iterator[pa.RecordBatch]:
+    """Arrow's quote-aware streaming reader (the exact, slower way to find records).
+
+    Its blocks are at least 1 MiB: it cannot parse a record longer than one block."""
+    yield from pacsv.open_csv(
+        stream,
+        read_options=pacsv.ReadOptions(column_names=header, use_threads=False,
+                                       block_size=max(read_size, 1 << 20)),
+        parse_options=_parse_options(delimiter, renumber.handler(renumber.records_total),
+                                     newlines_in_values=True),
+        convert_options=_convert_options(header),
+    )
+
+
+def _parse_options(
+    delimiter: str, on_invalid: Callable[[pacsv.InvalidRow], str], *, newlines_in_values: bool
+) -> pacsv.ParseOptions:
+    return pacsv.ParseOptions(
+        delimiter=delimiter,
+        newlines_in_values=newlines_in_values,
+        ignore_empty_lines=False,
+        invalid_row_handler=on_invalid,
+    )
+
+
+def _convert_options(header: list[str]) -> pacsv.ConvertOptions:
+    return pacsv.ConvertOptions(
+        column_types={name: pa.string() for name in header},
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+
+
+def _empty_batch(header: list[str]) -> pa.RecordBatch:
+    schema = pa.schema([(name, pa.string()) for name in header])
+    return pa.RecordBatch.from_pylist([], schema)
+
+
+class _Chained(io.RawIOBase):
+    """Bytes already read, then the rest of a stream: where the streaming reader resumes."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._head.nbytes:
+            n = min(len(buffer), self._head.nbytes)
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def _bytes(counter: Callable[[], int] | None) -> int:
