@@ -240,3 +240,31 @@ ignore = ["Adress"]
     data = write_text(tmp_path / "d.csv", "v,Address\n1,x\n")
     with pytest.raises(MappingError, match="'Adress' not found"):
         ingest_file(store, "b", data, mapping=mapping)
+
+
+@pytest.mark.parametrize("trim", [True, False])
+def test_trim_strips_tabs_and_unicode_spaces_only_when_asked(
+    tmp_path: Path, store: Store, trim: bool
+) -> None:
+    mapping = write_text(tmp_path / "m.toml", f"""
+measurement = "m"
+[tags]
+site = "Site"
+[fields]
+note = {{ column = "Note", type = "string" }}
+v = {{ column = "V", type = "integer" }}
+[clean]
+trim = {str(trim).lower()}
+""")
+    data = write_text(tmp_path / "d.csv",
+                      "Site,Note,V\n\ta\u00a0,  x y ,1\nb,\u3000,2\nc,plain,3\n")
+    account = ingest_file(store, "b", data, mapping=mapping, max_errors=-1)
+    notes = stored_rows(store, "m", "note")
+    by_site = dict(zip(notes.column("site").to_pylist(), notes.column("_value").to_pylist(),
+                       strict=True))
+    if trim:
+        assert account.rows_written == 3
+        assert by_site == {"a": "x y", "c": "plain"}  # "\u3000" alone trims to empty: null
+    else:
+        assert account.rows_written == 3
+        assert by_site == {"\ta\u00a0": "  x y ", "b": "\u3000", "c": "plain"}

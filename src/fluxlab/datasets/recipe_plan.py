@@ -104,7 +104,7 @@ def _field_plans(
     fp: FieldPlan, spec: ColumnSpec, extras: FieldExtras, mapping: Mapping, settings: Settings
 ) -> list[FieldPlan]:
     """The field's plan with required/censored/lookup applied, plus a censored flag field."""
-    raw = clean(pl.col(spec.column), trim=mapping.trim, fixes=spec.fixes, nulls=mapping.nulls)
+    raw = clean(pl.col(spec.column), fixes=spec.fixes, nulls=mapping.nulls)
     steps: list[Callable[[pl.Expr], pl.Expr]] = []
     if spec.extract and not extras.required:
         raw = extract(raw, spec.extract, spec.group)  # as the generic mapping: no match = empty
@@ -162,7 +162,7 @@ def _with_drop(fp: FieldPlan, drop: Drop) -> FieldPlan:
 
 def _explode_plan(explode: Explode, mapping: Mapping) -> FieldPlan:
     """The period's stop time (ns, as text) in a helper field the batch stage consumes."""
-    raw = extract(clean(pl.col(explode.column), trim=mapping.trim, nulls=mapping.nulls),
+    raw = extract(clean(pl.col(explode.column), nulls=mapping.nulls),
                   explode.extract)
     timezone = mapping.time.timezone if mapping.time else None
 

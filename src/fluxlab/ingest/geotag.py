@@ -55,13 +55,13 @@ class GeoPlan:
     checks: list[tuple[pl.Expr, str, pl.Expr, pl.Expr]]
 
 
-def _raw_coordinates(spec: GeoSpec, trim: bool, nulls: tuple[str, ...]) -> tuple[pl.Expr, ...]:
+def _raw_coordinates(spec: GeoSpec, nulls: tuple[str, ...]) -> tuple[pl.Expr, ...]:
     """Cleaned coordinate text (lat, lon, and the point text when split from one column)."""
     if spec.point:
-        point = clean(pl.col(spec.point), trim=trim, nulls=nulls)
+        point = clean(pl.col(spec.point), nulls=nulls)
         return point.str.extract(_POINT_LAT, 1), point.str.extract(_POINT_LON, 1), point
-    lat = clean(pl.col(spec.lat), trim=trim, nulls=nulls)  # type: ignore[arg-type]
-    lon = clean(pl.col(spec.lon), trim=trim, nulls=nulls)  # type: ignore[arg-type]
+    lat = clean(pl.col(spec.lat), nulls=nulls)  # type: ignore[arg-type]
+    lon = clean(pl.col(spec.lon), nulls=nulls)  # type: ignore[arg-type]
     return lat, lon, pl.lit(None, pl.String)
 
 
@@ -121,10 +121,10 @@ def _coordinate_checks(
     ]
 
 
-def geo_plan(spec: GeoSpec, *, trim: bool, nulls: tuple[str, ...]) -> GeoPlan:
-    """Tag, work columns and checks for a mapping's `geo` table."""
+def geo_plan(spec: GeoSpec, *, nulls: tuple[str, ...]) -> GeoPlan:
+    """Tag, work columns and checks for a mapping's `geo` table (raw columns come trimmed)."""
     s2.check_level(spec.level)
-    lat, lon, point = _raw_coordinates(spec, trim, nulls)
+    lat, lon, point = _raw_coordinates(spec, nulls)
     # a late tag over the work columns: the coordinates are extracted once per block
     coords = pl.struct(_float(pl.col(_LAT)).alias("lat"), _float(pl.col(_LON)).alias("lon"))
     token = coords.map_batches(_tokens_of_block(spec.level), return_dtype=pl.String)

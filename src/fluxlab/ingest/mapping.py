@@ -121,19 +121,21 @@ class Mapping:
     def row_plan(self, header: list[str]) -> RowPlan:
         """Polars expressions for every output column (see ingest.rowplan)."""
 
+        # Trimming is done by apply_plan on the raw columns (plan.trim), once per column
+        # and only in blocks where some value has surrounding whitespace.
         def cleaned(spec: ColumnSpec) -> pl.Expr:
-            expr = clean(pl.col(spec.column), trim=self.trim, fixes=spec.fixes, nulls=self.nulls)
+            expr = clean(pl.col(spec.column), fixes=spec.fixes, nulls=self.nulls)
             if spec.extract:
                 expr = extract(expr, spec.extract, spec.group)
             return expr
 
         time_raw = None
         if self.time is not None:
-            parts = [clean(pl.col(c), trim=self.trim, nulls=self.nulls) for c in self.time.columns]
+            parts = [clean(pl.col(c), nulls=self.nulls) for c in self.time.columns]
             time_raw = parts[0] if len(parts) == 1 else pl.concat_str(parts, separator=" ")
         time_spec = self.time
         tags = [TagPlan(s.key, s.column, cleaned(s)) for s in self.tags]
-        geo = geo_plan(self.geo, trim=self.trim, nulls=self.nulls) if self.geo else None
+        geo = geo_plan(self.geo, nulls=self.nulls) if self.geo else None
         return RowPlan(
             tags=[*tags, geo.tag] if geo else tags,
             fields=[FieldPlan(s.key, s.column, cleaned(s), s.ftype) for s in self.fields],
@@ -149,7 +151,7 @@ class Mapping:
             ),
             measurement=self.measurement,
             measurement_raw=(
-                clean(pl.col(self.measurement_column), trim=self.trim, nulls=self.nulls)
+                clean(pl.col(self.measurement_column), nulls=self.nulls)
                 if self.measurement_column
                 else None
             ),
@@ -157,6 +159,7 @@ class Mapping:
             raw_columns=tuple(header),
             used_columns=tuple(dict.fromkeys(c for c in self.columns_used() if c not in self.ignore)),
             delimiter=self.delimiter,
+            trim=self.trim,
             extra_columns=geo.extra_columns if geo else [],
             extra_checks=geo.checks if geo else [],
         )

@@ -69,6 +69,7 @@ class RowPlan:
     raw_columns: Sequence[str] = field(default_factory=tuple)
     used_columns: Sequence[str] = field(default_factory=tuple)  # raw columns the exprs read
     delimiter: str = ","
+    trim: bool = False  # strip surrounding whitespace from every used raw column first
     # Extra named expressions over the raw block kept in the work frame, and extra
     # checks over it (after the built-in ones); used by mapping `geo` tagging.
     extra_columns: list[pl.Expr] = field(default_factory=list)
@@ -91,6 +92,8 @@ def apply_plan(
         return PlanResult([], empty_rejects(), skipped)
     frame = pl.from_arrow(pa.table({c: batch.column(c) for c in plan.used_columns}))
     assert isinstance(frame, pl.DataFrame)
+    if plan.trim:
+        frame = _trimmed(frame, batch, plan.used_columns)
     frame = frame.with_columns(pl.Series(LINE_COLUMN, lines, pl.Int64))
     # Each stage materializes its columns so later stages read them instead of
     # re-evaluating the expressions (Polars does not share sub-expressions here, and a
@@ -147,6 +150,38 @@ def _drop_blank_rows(
         return batch, lines, []
     keep = ~mask
     return batch.filter(pa.array(keep)), lines[keep], lines[mask].tolist()
+
+
+_ASCII_SPACES = np.zeros(256, dtype=bool)
+_ASCII_SPACES[[9, 10, 11, 12, 13, 32]] = True
+_ASCII_SPACES[128:] = True  # a non-ASCII first or last character may be Unicode whitespace
+
+
+def _trimmed(frame: pl.DataFrame, batch: pa.RecordBatch | pa.Table, columns: Sequence[str]) -> pl.DataFrame:
+    """`frame` with surrounding whitespace stripped, only in the columns where some value
+    may have any: a look at each value's first and last byte is far cheaper than a strip
+    (which copies every string), and values are rarely padded."""
+    padded = [c for c in columns if _may_be_padded(batch.column(c))]
+    if not padded:
+        return frame
+    return frame.with_columns(pl.col(c).str.strip_chars() for c in padded)
+
+
+def _may_be_padded(column: pa.Array | pa.ChunkedArray) -> bool:
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    for chunk in chunks:
+        if not pa.types.is_string(chunk.type) or len(chunk) == 0:
+            return True  # not the parser's plain strings: let Polars decide
+        offsets = np.frombuffer(chunk.buffers()[1], np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
+        data = chunk.buffers()[2]
+        if data is None:
+            continue
+        chars = np.frombuffer(data, np.uint8)
+        starts, ends = offsets[:-1], offsets[1:]
+        filled = ends > starts
+        if _ASCII_SPACES[chars[starts[filled]]].any() or _ASCII_SPACES[chars[ends[filled] - 1]].any():
+            return True
+    return False
 
 
 def _time_column(work: pl.DataFrame, plan: RowPlan) -> pl.Series:
