@@ -152,11 +152,6 @@ def _drop_blank_rows(
     return batch.filter(pa.array(keep)), lines[keep], lines[mask].tolist()
 
 
-_ASCII_SPACES = np.zeros(256, dtype=bool)
-_ASCII_SPACES[[9, 10, 11, 12, 13, 32]] = True
-_ASCII_SPACES[128:] = True  # a non-ASCII first or last character may be Unicode whitespace
-
-
 def _trimmed(frame: pl.DataFrame, batch: pa.RecordBatch | pa.Table, columns: Sequence[str]) -> pl.DataFrame:
     """`frame` with surrounding whitespace stripped, only in the columns where some value
     may have any: a look at each value's first and last byte is far cheaper than a strip
@@ -168,18 +163,21 @@ def _trimmed(frame: pl.DataFrame, batch: pa.RecordBatch | pa.Table, columns: Seq
 
 
 def _may_be_padded(column: pa.Array | pa.ChunkedArray) -> bool:
+    """False only if no value starts or ends with a byte that can begin or end whitespace:
+    ASCII space and controls (<= 32) or any non-ASCII byte (Unicode spaces)."""
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
     for chunk in chunks:
-        if not pa.types.is_string(chunk.type) or len(chunk) == 0:
+        if not pa.types.is_string(chunk.type):
             return True  # not the parser's plain strings: let Polars decide
-        offsets = np.frombuffer(chunk.buffers()[1], np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
         data = chunk.buffers()[2]
-        if data is None:
+        if len(chunk) == 0 or data is None or data.size == 0:
             continue
+        offsets = np.frombuffer(chunk.buffers()[1], np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
         chars = np.frombuffer(data, np.uint8)
-        starts, ends = offsets[:-1], offsets[1:]
-        filled = ends > starts
-        if _ASCII_SPACES[chars[starts[filled]]].any() or _ASCII_SPACES[chars[ends[filled] - 1]].any():
+        # empty values make these read a neighbour's byte: a harmless extra "maybe"
+        ends = np.concatenate([np.take(chars, offsets[:-1], mode="clip"),
+                               np.take(chars, offsets[1:] - 1, mode="clip")])
+        if ends.min() <= 32 or ends.max() >= 128:
             return True
     return False
 

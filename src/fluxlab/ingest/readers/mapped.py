@@ -6,11 +6,15 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from fluxlab.ingest.csvblocks import DEFAULT_BLOCK_SIZE, iter_csv_blocks, read_header
+from fluxlab.ingest.csvblocks import DEFAULT_BLOCK_SIZE, CsvBlock, iter_csv_blocks, read_header
 from fluxlab.ingest.mapping import Mapping
+from fluxlab.ingest.prefetch import ordered_map
 from fluxlab.ingest.readers.base import ReadChunk
 from fluxlab.ingest.rowplan import apply_plan
 from fluxlab.ingest.sources import OpenedSource
+
+TRANSFORM_WORKERS = 2
+"""Blocks transformed at once: one more than the parser and the store keep busy on 2 cores."""
 
 
 def read_mapped_csv(
@@ -36,7 +40,10 @@ def read_mapped_csv(
         block_size=block_size,
         bytes_read=lambda: opened.bytes_read,
     )
-    for block in blocks:
+
+    def transform(block: CsvBlock) -> ReadChunk:
         result = apply_plan(block.batch, block.lines, plan, source)
         rejects = pa.concat_tables([block.bad_rows, result.rejects]).sort_by("line")
-        yield ReadChunk(result.batches, rejects, result.skipped_lines, 0, block.bytes_read)
+        return ReadChunk(result.batches, rejects, result.skipped_lines, 0, block.bytes_read)
+
+    yield from ordered_map(transform, blocks, workers=TRANSFORM_WORKERS)
