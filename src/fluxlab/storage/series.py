@@ -3,7 +3,7 @@
 Why this shape: a commit chunk has 500K rows but usually a few thousand distinct tag
 sets, so the per-row work must be a vectorized hash, never a string join per row:
 1. every row's tag set is hashed (Polars `hash_rows`, 64 bits) and the hashes are
-   factorized (NumPy `unique(return_inverse=True)`) into per-row codes;
+   factorized (Polars `arg_unique` and a hash join) into per-row codes;
 2. a second, independently seeded hash checks the codes: rows of one code must agree on
    it too; if not (a 64-bit collision), an exact Polars group-by is used instead, so a
    wrong merge would need two independent 64-bit collisions on the same pair of rows.
@@ -46,7 +46,7 @@ def series_ids(
     else:
         frame = pl.from_arrow(batch.table.select(list(batch.tags)))
         assert isinstance(frame, pl.DataFrame)
-        codes, reps = _in_row_order(*_factorize(frame))
+        codes, reps = _factorize(frame)
         tag_table = batch.table.select(list(batch.tags))
         # every row its own series (high cardinality): the rows are the distinct sets
         distinct = tag_table if len(reps) == n else tag_table.take(pa.array(reps))
@@ -58,26 +58,28 @@ def series_ids(
 
 
 def _factorize(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(code per row, one representative row index per code) for the tag columns."""
-    first = frame.hash_rows(seed=SEED_A).to_numpy()
-    distinct, codes = np.unique(first, return_inverse=True)  # no return_index: stable sort
-    codes = codes.reshape(-1).astype(np.int64)
-    reps = np.empty(len(distinct), dtype=np.int64)
-    reps[codes] = np.arange(len(codes), dtype=np.int64)  # any row of each code will do
+    """(code per row, the first row of each code) for the tag columns. Codes are numbered
+    in order of first appearance, so representatives ascend: gathering them reads the
+    batch in order (much cheaper for strings than a random gather).
+
+    Hash-based (Polars `arg_unique` and a join): 3x cheaper than sorting the hashes."""
+    first = frame.hash_rows(seed=SEED_A)
+    reps = first.arg_unique().cast(pl.Int64).to_numpy()
+    if reps.size > 1 and not (reps[1:] > reps[:-1]).all():
+        reps = np.sort(reps)
+    hashes = first.to_numpy()
+    if reps.size == len(hashes):  # every row its own tag set
+        codes = np.arange(len(hashes), dtype=np.int64)
+    else:
+        distinct = pl.DataFrame({"h": hashes[reps], "c": np.arange(reps.size, dtype=np.int64)})
+        codes = (
+            pl.DataFrame({"h": hashes}).join(distinct, on="h", how="left", maintain_order="left")
+            .get_column("c").to_numpy()
+        )
     check = frame.hash_rows(seed=SEED_B).to_numpy()
     if np.array_equal(check[reps][codes], check):
         return codes, reps
     return _factorize_exactly(frame)
-
-
-def _in_row_order(codes: np.ndarray, reps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Renumber codes so representatives ascend: gathering them then reads the batch in
-    order (much cheaper for strings than a random gather) and is skipped when every row
-    is distinct (representatives are then 0..n-1)."""
-    order = np.argsort(reps)
-    renumber = np.empty_like(order)
-    renumber[order] = np.arange(len(order), dtype=order.dtype)
-    return renumber[codes].astype(np.int64), reps[order]
 
 
 def _factorize_exactly(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
