@@ -83,12 +83,14 @@ def _peak_rss_bytes() -> int:
 def child(kind: str, data: str, work: str) -> None:
     """One measurement in a fresh process; prints JSON. Imports and set-up are not timed."""
     import duckdb
+    import pyarrow as pa
 
     from fluxlab.backends.embedded import EmbeddedBackend
     from fluxlab.datasets.generators import generate
     from fluxlab.datasets.load import load_dataset
     from fluxlab.ingest import ingest_file
 
+    pa.array([0])  # pyarrow's lazy import of pandas (dev environment): an import, not timed
     out: dict[str, object] = {}
     if kind == "duckdb":
         con = duckdb.connect(str(Path(work) / "raw.duckdb"),

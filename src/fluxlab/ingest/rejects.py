@@ -41,6 +41,8 @@ def make_rejects(
     raws: list[str | None],
 ) -> pa.Table:
     """Rejects from Python lists (for the rare per-row slow paths)."""
+    if not lines:
+        return empty_rejects()
     return pa.table(
         {
             "source": pa.array([source] * len(lines), pa.string()),

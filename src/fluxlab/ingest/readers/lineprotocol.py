@@ -10,10 +10,9 @@ alongside the store's write). Results come back in input order and at most
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 
+from fluxlab.ingest.prefetch import ordered_map
 from fluxlab.ingest.readers.base import ReadChunk
 from fluxlab.ingest.rejects import make_rejects
 from fluxlab.ingest.sources import OpenedSource
@@ -36,41 +35,31 @@ def read_line_protocol(
 ) -> Iterator[ReadChunk]:
     """Decoded chunks of the file, in order (see the module docstring)."""
 
-    def work(block: bytes, first_line: int) -> DecodeResult:
-        return decode(
-            block, precision=precision, default_time_ns=now_ns, first_line=first_line,
-            source=source,
-        )
-
-    pending: deque[tuple[Future[DecodeResult], int, int]] = deque()
-    pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="fluxlab-lp-decode")
-    try:
+    def numbered() -> Iterator[tuple[bytes, int, int, int]]:
         line_no = 1
         for block in line_blocks(opened.stream, chunk_bytes):
             lines = _line_count(block)
-            pending.append((pool.submit(work, block, line_no), lines, opened.bytes_read))
+            yield block, line_no, lines, opened.bytes_read
             line_no += lines
-            while len(pending) > workers:
-                yield _collect(*pending.popleft(), source)
-        while pending:
-            yield _collect(*pending.popleft(), source)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+
+    def work(item: tuple[bytes, int, int, int]) -> ReadChunk:
+        block, first_line, lines, bytes_read = item
+        result = decode(
+            block, precision=precision, default_time_ns=now_ns, first_line=first_line,
+            source=source,
+        )
+        if result.lines_read != lines:  # the decoder and `_line_count` must agree
+            raise AssertionError(f"{source}: block line count {lines} != {result.lines_read}")
+        return _chunk(result, source, bytes_read)
+
+    yield from ordered_map(work, numbered(), workers=max(1, workers), ahead=workers + 1,
+                           name="fluxlab-lp-decode")
 
 
 def _line_count(block: bytes) -> int:
     """Lines in a block as the decoder counts them (a final line may lack its newline);
     known before decoding, so the next block can start with the right line number."""
     return block.count(b"\n") + (0 if not block or block.endswith(b"\n") else 1)
-
-
-def _collect(
-    future: Future[DecodeResult], lines: int, bytes_read: int, source: str
-) -> ReadChunk:
-    result = future.result()
-    if result.lines_read != lines:  # the decoder and `_line_count` must agree
-        raise AssertionError(f"{source}: block line count {lines} != {result.lines_read}")
-    return _chunk(result, source, bytes_read)
 
 
 def _chunk(result: DecodeResult, source: str, bytes_read: int) -> ReadChunk:
