@@ -119,3 +119,17 @@ def test_unseen_category_and_bad_input() -> None:
         train_and_evaluate(data, ClassifierSpec(target="taxon", categorical=["hemisphere"]))
     with pytest.raises(FeatureError, match="at least one feature"):
         ClassifierSpec(target="species").validate()
+
+
+@pytest.mark.parametrize(
+    ("feature", "lat", "lon"),
+    [("hemisphere", 95.0, 0.0), ("season", float("nan"), 0.0), ("season", None, 0.0),
+     ("s2:6", 10.0, -181.0)],
+)
+def test_features_refuse_impossible_coordinates(
+    feature: str, lat: float | None, lon: float
+) -> None:
+    frame = pl.DataFrame({"time": [_ns("2019-04-01T00:00:00")] * 2, "lat": [10.0, lat],
+                          "lon": [0.0, lon]}, schema_overrides={"lat": pl.Float64})
+    with pytest.raises(FeatureError, match=r"1 row\(s\) have no valid (lat|lon) \(first: row 1"):
+        derive(frame, [feature])

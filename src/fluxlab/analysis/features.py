@@ -81,6 +81,21 @@ def _require_columns(frame: pl.DataFrame, names: list[str], feature: str) -> Non
         )
 
 
+def _require_coordinates(frame: pl.DataFrame, column: str, limit: float, feature: str) -> np.ndarray:
+    """The column as floats; a null, NaN or out-of-range value is an error, not a guess
+    (a hemisphere or season from latitude 95 would be a silent wrong answer)."""
+    values = frame.get_column(column).cast(pl.Float64).to_numpy()
+    bad = ~(np.abs(np.nan_to_num(values, nan=np.inf)) <= limit)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise FeatureError(
+            f"feature {feature!r}: {int(bad.sum())} row(s) have no valid {column} "
+            f"(first: row {first}, value {float(values[first])!r}; expected -{limit:g}..{limit:g} "
+            "degrees); filter them out or fix the data"
+        )
+    return values
+
+
 def derive(
     frame: pl.DataFrame,
     features: list[str],
@@ -94,12 +109,11 @@ def derive(
     for name in features:
         if name == "hemisphere":
             _require_columns(frame, [lat], name)
-            out[name] = frame.get_column(lat).ge(0).replace_strict(
-                {True: "north", False: "south"}, return_dtype=pl.String
-            )
+            north = _require_coordinates(frame, lat, 90, name) >= 0
+            out[name] = pl.Series(np.where(north, "north", "south"))
         elif name == "season":
             _require_columns(frame, [time_column, lat], name)
-            lat_values = frame.get_column(lat).to_numpy()
+            lat_values = _require_coordinates(frame, lat, 90, name)
             out[name] = seasons(_time_ns(frame, time_column), lat_values)
         elif name in ("month", "hour", "weekday"):
             _require_columns(frame, [time_column], name)
@@ -114,7 +128,8 @@ def derive(
             _require_columns(frame, [lat, lon], name)
             level = int(name[3:])
             tokens = s2.cell_tokens(
-                frame.get_column(lat).to_numpy(), frame.get_column(lon).to_numpy(), level
+                _require_coordinates(frame, lat, 90, name),
+                _require_coordinates(frame, lon, 180, name), level,
             )
             out[name] = pl.Series(name, tokens)
         else:
