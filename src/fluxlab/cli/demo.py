@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.resources
+import shutil
+import sys
 from pathlib import Path
 
 from rich.table import Table
@@ -159,6 +161,10 @@ def print_next_steps(path: Path, *, explicit_store: bool) -> None:
         markup=False, soft_wrap=True,
     )
     console.print("Try next:", style="bold")
+    if shutil.which("fluxlab") is None:  # e.g. `make demo`: the command is in .venv/bin
+        here = Path(sys.argv[0]).resolve().parent
+        console.print(f"  (first: export PATH=\"{here}:$PATH\", or source "
+                      f"{here / 'activate'})", markup=False, soft_wrap=True)
     for line in (
         f"fluxlab bucket list{store_flag}",
         f"fluxlab query{store_flag} --sql '{sql}'",
