@@ -13,7 +13,8 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from fluxlab.ingest.annotations import TableSpec, split_row
-from fluxlab.ingest.csvblocks import DEFAULT_BLOCK_SIZE, iter_csv_blocks
+from fluxlab.ingest.csvblocks import DEFAULT_BLOCK_SIZE, CsvBlock, iter_csv_blocks
+from fluxlab.ingest.prefetch import TRANSFORM_WORKERS, ordered_map
 from fluxlab.ingest.readers.base import ReadChunk
 from fluxlab.ingest.rowplan import apply_plan
 from fluxlab.ingest.segments import LookaheadStream, SegmentStream
@@ -86,12 +87,15 @@ def _read_table_data(
         block_size=block_size,
         bytes_read=lambda: opened.bytes_read,
     )
-    for block in blocks:
+
+    def transform(block: CsvBlock) -> ReadChunk:
         plan = table.row_plan(raw_names, block.batch)
         plan.delimiter = delimiter
         result = apply_plan(block.batch, block.lines, plan, table.source)
         rejects = pa.concat_tables([block.bad_rows, result.rejects]).sort_by("line")
-        yield ReadChunk(result.batches, rejects, result.skipped_lines, 0, block.bytes_read)
+        return ReadChunk(result.batches, rejects, result.skipped_lines, 0, block.bytes_read)
+
+    yield from ordered_map(transform, blocks, workers=TRANSFORM_WORKERS)
 
 
 def _read_separator(look: LookaheadStream) -> str:

@@ -8,13 +8,10 @@ import pyarrow as pa
 
 from fluxlab.ingest.csvblocks import DEFAULT_BLOCK_SIZE, CsvBlock, iter_csv_blocks, read_header
 from fluxlab.ingest.mapping import Mapping
-from fluxlab.ingest.prefetch import ordered_map
+from fluxlab.ingest.prefetch import TRANSFORM_WORKERS, ordered_map
 from fluxlab.ingest.readers.base import ReadChunk
 from fluxlab.ingest.rowplan import apply_plan
 from fluxlab.ingest.sources import OpenedSource
-
-TRANSFORM_WORKERS = 2
-"""Blocks transformed at once: one more than the parser and the store keep busy on 2 cores."""
 
 
 def read_mapped_csv(
