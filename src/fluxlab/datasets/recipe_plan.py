@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 import pyarrow as pa
 
@@ -28,6 +27,7 @@ from fluxlab.datasets.recipe import (
     Recipe,
     RecipeError,
 )
+from fluxlab.ingest.geotag import tokens_of_block
 from fluxlab.ingest.mapping import ColumnSpec, Mapping, mapping_from_dict
 from fluxlab.ingest.rowplan import FieldPlan, RowPlan, TagPlan, typed_field
 from fluxlab.ingest.transforms import clean, extract
@@ -187,23 +187,8 @@ def _geo_tag(geo: Geo, fields: list[FieldPlan], settings: Settings) -> TagPlan:
     level = s2.check_level(settings.s2_level if settings.s2_level is not None else geo.level)
     coords = pl.struct(typed_field(index[geo.lat]).alias("lat"),
                        typed_field(index[geo.lon]).alias("lon"))
-    token = coords.map_batches(lambda s: _tokens(s, level), return_dtype=pl.String)
+    token = coords.map_batches(tokens_of_block(level), return_dtype=pl.String)
     return TagPlan(geo.tag, fields[index[geo.lat]].source, token, late=True)
-
-
-def _tokens(coords: pl.Series, level: int) -> pl.Series:
-    frame = coords.struct.unnest()
-    lat = frame.get_column("lat").to_numpy().astype(np.float64, copy=False)
-    lon = frame.get_column("lon").to_numpy().astype(np.float64, copy=False)
-    ok = ~(np.isnan(lat) | np.isnan(lon)) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
-    out = np.full(lat.size, None, dtype=object)
-    if ok.all():
-        return pl.Series("token", s2.cell_tokens(lat, lon, level))
-    if ok.any():
-        toks = pl.Series(s2.cell_tokens(lat[ok], lon[ok], level))
-        series = pl.Series("token", out, pl.String)
-        return series.scatter(np.flatnonzero(ok), toks)
-    return pl.Series("token", out, pl.String)
 
 
 # ----------------------------------------------------------------------------- reasons

@@ -14,6 +14,7 @@ cell silently disappears from every region query.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,7 +66,7 @@ def _raw_coordinates(spec: GeoSpec, nulls: tuple[str, ...]) -> tuple[pl.Expr, ..
     return lat, lon, pl.lit(None, pl.String)
 
 
-def _tokens_of_block(level: int):
+def tokens_of_block(level: int) -> Callable[[pl.Series], pl.Series]:
     """A Polars batch function: struct(lat, lon) floats -> tokens, null where invalid."""
 
     def compute(coords: pl.Series) -> pl.Series:
@@ -127,7 +128,7 @@ def geo_plan(spec: GeoSpec, *, nulls: tuple[str, ...]) -> GeoPlan:
     lat, lon, point = _raw_coordinates(spec, nulls)
     # a late tag over the work columns: the coordinates are extracted once per block
     coords = pl.struct(_float(pl.col(_LAT)).alias("lat"), _float(pl.col(_LON)).alias("lon"))
-    token = coords.map_batches(_tokens_of_block(spec.level), return_dtype=pl.String)
+    token = coords.map_batches(tokens_of_block(spec.level), return_dtype=pl.String)
     source_lat = spec.point or spec.lat or "lat"
     source_lon = spec.point or spec.lon or "lon"
     extra = [lat.alias(_LAT), lon.alias(_LON), point.alias(_POINT)]
