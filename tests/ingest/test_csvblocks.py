@@ -38,3 +38,8 @@ def test_lines_are_exact(block_size: int) -> None:
 def test_duplicate_header_names_are_refused() -> None:
     with pytest.raises(ValueError, match=r"repeats column names \['a'\]"):
         read_header(io.BytesIO(b"a,b,a\n"), ",", "f.csv")
+
+
+def test_lines_ending_in_a_bare_carriage_return_are_named() -> None:
+    with pytest.raises(ValueError, match="lines end in CR alone"):
+        read_header(io.BytesIO(b"a,b\r1,2\r"), ",", "f.csv")

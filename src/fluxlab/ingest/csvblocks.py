@@ -65,6 +65,11 @@ def read_header(stream: BinaryIO, delimiter: str, source: str) -> list[str]:
     if not line.strip():
         raise CsvHeaderError(f"{source}: no header row found (the input is empty)")
     text = line.decode("utf-8-sig").rstrip("\r\n")
+    if "\r" in text:
+        raise CsvHeaderError(
+            f"{source}: line 1 holds a bare carriage return: the lines end in CR alone (old "
+            "Mac format); convert the file to LF or CRLF line endings (e.g. `tr '\\r' '\\n'`)"
+        )
     names = next(csv.reader([text], delimiter=delimiter))
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
