@@ -4,6 +4,7 @@ the general path (one table per series, then `group`), in tables, keys, columns 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +66,7 @@ def _dump(results: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 
 @pytest.mark.parametrize("tail", [
-    ' |> group(columns: ["region"]) |> max()',
-    ' |> group(columns: ["host"]) |> min()',
+    ' |> group(columns: ["region"]) |> spread()',
     " |> group() |> first()",
     ' |> group(columns: ["host", "_field"]) |> last()',
     ' |> group(columns: ["region", "_measurement"]) |> top(n: 3)',
@@ -94,9 +94,64 @@ def test_series_with_other_tag_sets_take_the_general_path(
         s.write("b", _batch(rng, "cpu", 300, ("x",)))
         lone = pa.table({"time": pa.array([T0 + 7], pa.int64()), "x": [1.0]})
         s.write("b", PointBatch("cpu", lone, (), ("x",)))
-        tail = ' |> group(columns: ["region"]) |> max()'
         head = f'from(bucket: "b") |> {RANGE}'
-        direct = _dump(flux.run(head + tail, source_store=s))
-        general = _dump(flux.run(head + NO_SHORTCUT + tail, source_store=s))
-    assert shortcut[0] is False
-    assert direct == general
+        for tail in (' |> group(columns: ["region"]) |> first()',
+                     ' |> group(columns: ["region"]) |> max()'):
+            direct = _dump(flux.run(head + tail, source_store=s))
+            general = _dump(flux.run(head + NO_SHORTCUT + tail, source_store=s))
+            assert direct == general
+    assert shortcut[0] is False  # first(): read, but not straight into groups
+    assert shortcut[-2:] == [False, False]  # max(): SQL gave up (tag sets differ), then read
+
+
+@pytest.fixture
+def extremes(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Records whether `group |> max/min` was answered by the store's SQL."""
+    from fluxlab.storage import pushdown
+
+    answered: list[bool] = []
+    real = pushdown.group_extremes
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        out = real(*args, **kwargs)
+        answered.append(out is not None and bool(out[2].column("complete").to_pylist() and
+                                                 all(out[2].column("complete").to_pylist())))
+        return out
+
+    monkeypatch.setattr(pushdown, "group_extremes", spy)
+    return answered
+
+
+@pytest.mark.parametrize("fn", ["max", "min"])
+@pytest.mark.parametrize("columns", ['["region"]', '["host"]', "[]", '["_field", "host"]',
+                                     '["_measurement", "nope", "_start"]'])
+@pytest.mark.parametrize("where", ["", ' |> filter(fn: (r) => r._field == "x")',
+                                   ' |> filter(fn: (r) => r.host == "a b" or r.host == "a")'])
+def test_group_extremes_from_sql_equal_the_general_path(
+    store: Store, extremes: list[bool], fn: str, columns: str, where: str
+) -> None:
+    head = f'from(bucket: "b") |> {RANGE}{where}'
+    tail = f" |> group(columns: {columns}) |> {fn}()"
+    pushed = _dump(flux.run(head + tail, source_store=store))
+    general = _dump(flux.run(head + NO_SHORTCUT + tail, source_store=store))
+    assert extremes == [True]
+    assert pushed == general and pushed
+
+
+def test_group_extremes_keep_the_first_of_tied_rows(tmp_path: Path, extremes: list[bool]) -> None:
+    second = 10**9
+    times = [T0 + 3 * second, T0 + second, T0 + 2 * second, T0 + second]
+    table = pa.table({"time": pa.array(times, pa.int64()), "host": ["b", "b", "a b", "a"],
+                      "region": ["e", "e", "e", "e"], "x": [5.0, 5.0, 5.0, 4.0]})
+    with Store(tmp_path / "s") as s:
+        s.create_bucket("b")
+        s.write("b", PointBatch("cpu", table, ("host", "region"), ("x",)))
+        query = f'from(bucket: "b") |> {RANGE} |> group(columns: ["region"]) |> max()'
+        pushed = _dump(flux.run(query, source_store=s))
+        general = _dump(flux.run(query.replace(" |> group", NO_SHORTCUT + " |> group"),
+                                 source_store=s))
+    assert extremes == [True]
+    assert pushed == general
+    row = pushed[0][4][0]
+    winner = datetime.fromtimestamp((T0 + 2 * second) // second, UTC)
+    assert "a b" in row and row[2] == winner  # series "a b" sorts before "b" in keys

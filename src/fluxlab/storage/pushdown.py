@@ -463,6 +463,100 @@ def _group_totals_sql(
     )
 
 
+EXTREMES = ("max", "min")
+
+
+def group_extremes(
+    store: Store,
+    bucket: str,
+    *,
+    start_ns: int | None,
+    stop_ns: int | None,
+    predicate: Predicate | None,
+    columns: list[str],
+    fn: str,
+) -> tuple[FieldType, list[str], pa.Table] | None:
+    """`group(columns:) |> max()` (or min) as ONE statement: the chosen point of each group.
+
+    (value type, tag keys, table). Flux's selector returns the first row of the group
+    table holding the extreme value; that table lists its series in (series key, field)
+    order, each in time order, so the winner is the series with the extreme value and
+    the smallest key, at the earliest time it has that value. Extremes are found per
+    integer series id first; only those rows meet the series tables. Table columns:
+    `_measurement`, `_field`, `_time` (ns), `_value`, the tag keys (sorted), and
+    `complete` (every series of the group has every tag key: otherwise the group's
+    table has other columns and the caller's general path must run); rows in the order
+    the unpushed path meets the groups. None for several value types or a non-numeric one.
+    """
+    if fn not in EXTREMES:
+        raise ValueError(f"fn must be one of {EXTREMES}")
+    with store._mutex:
+        request = store._request(bucket, start_ns, stop_ns, None, None, predicate)
+        typed = _typed_branches(request, predicate)
+        if len(typed) != 1:
+            return None
+        ftype, branches = next(iter(typed.items()))
+        if not is_numeric(ftype):
+            return None
+        tag_keys = scans.tag_keys_of(branches)
+        known = [c for c in columns if c in ("_measurement", "_field") or c in tag_keys]
+        table = scans._run(store._con, _extremes_sql(request, branches, known, tag_keys, fn))
+        names = ["_measurement", "_field", "_time", "_value", *tag_keys, "complete"]
+        return ftype, tag_keys, table.rename_columns(names)
+
+
+def _extremes_sql(
+    request: scans.ScanRequest, branches: list[scans.Branch], columns: list[str],
+    tag_keys: list[str], fn: str,
+) -> str:
+    when = " AND ".join(time_conditions(request.bucket, request.start_ns, request.stop_ns))
+    when_x = " AND ".join(
+        time_conditions(request.bucket, request.start_ns, request.stop_ns, column="x.time"))
+    groups = [f"g{i}" for i in range(len(columns))]
+    ctes, bodies, times = [], [], []
+    for number, branch in enumerate(branches):
+        m, col = branch.measurement, branch.field
+        resolve = _resolver(branch)
+        ctes.append(
+            f"p{number} AS (SELECT {SERIES_ID}, {fn}({col.name}) AS v FROM {sql_ident(m.table)}"
+            f" WHERE {when or 'TRUE'} AND {col.name} IS NOT NULL GROUP BY {SERIES_ID})"
+        )
+        keys = [f"{resolve(c) or 'NULL::VARCHAR'} AS {g}" for c, g in zip(columns, groups,
+                                                                          strict=True)]
+        tags = [f"{m.tags[k].name if k in m.tags else 'NULL::VARCHAR'} AS t{i}"
+                for i, k in enumerate(tag_keys)]
+        complete = " AND ".join(
+            f"{m.tags[k].name} IS NOT NULL" if k in m.tags else "FALSE" for k in tag_keys
+        ) or "TRUE"
+        bodies.append(
+            f"SELECT {''.join(k + ', ' for k in keys)}{number} AS b, p.{SERIES_ID}, p.v, "
+            f"{sql_string(m.name)} AS meas, {sql_string(col.key)} AS fld, "
+            f"{''.join(t + ', ' for t in tags)}({complete}) AS all_tags, "
+            f"{{'k': {_series_key_sql(m)}, 'f': {sql_string(col.key)}}} AS o "
+            f"FROM p{number} p JOIN {sql_ident(m.series)} USING ({SERIES_ID}) "
+            f"WHERE {_series_condition(request, branch)}"
+        )
+        times.append(
+            f"WHEN w.b = {number} THEN (SELECT epoch_ns(min(x.time)) FROM {sql_ident(m.table)} x "
+            f"WHERE x.{SERIES_ID} = w.{SERIES_ID} AND x.{col.name} = w.v"
+            f"{' AND ' + when_x if when_x else ''})"
+        )
+    part = f"PARTITION BY {', '.join(groups)} " if groups else ""
+    direction = "DESC" if fn == "max" else "ASC"
+    ranked = (
+        f"SELECT *, row_number() OVER ({part}ORDER BY v {direction}, o) AS rn, "
+        f"min(o) OVER ({part.strip()}) AS first_seen, "
+        f"bool_and(all_tags) OVER ({part.strip()}) AS complete "
+        f"FROM ({' UNION ALL '.join(bodies)})"
+    )
+    tag_out = "".join(f"w.t{i}, " for i in range(len(tag_keys)))
+    return (
+        f"WITH {', '.join(ctes)}, w AS (SELECT * FROM ({ranked}) WHERE rn = 1) "
+        f"SELECT w.meas, w.fld, CASE {' '.join(times)} END, w.v, {tag_out}w.complete "
+        f"FROM w ORDER BY w.first_seen"
+    )
+
+
 def _series_key_sql(m: Measurement) -> str:
     """SQL for InfluxDB's series key text `m,k1=v1,...` (sorted keys, absent tags left
     out); DuckDB compares strings bytewise, like the Flux layer's `_series_order`."""

@@ -566,9 +566,11 @@ def _push_grouped(
 
     plan = source.plan
     groups = [arg for name, arg in plan.ops if name == "group"]
-    if fn_name not in GROUPED_AGGREGATES or not groups or set(args) - {"column"}:
+    if not groups or set(args) - {"column"} or args.get("column", "_value") != "_value":
         return None
-    if args.get("column", "_value") != "_value":
+    if fn_name in GROUP_EXTREMES and plan.ops == [("group", groups[0])]:
+        return _push_group_extremes(ctx, source, list(groups[0]), fn_name)
+    if fn_name not in GROUPED_AGGREGATES:
         return None
     columns = list(groups[0])
     truncate = next((arg for name, arg in plan.ops if name == "truncate"), None)
@@ -597,6 +599,45 @@ def _push_grouped(
     frame = pl.from_arrow(arrow)
     assert isinstance(frame, pl.DataFrame)
     return _combine_partials(frame, plan, columns, fn_name)
+
+
+GROUP_EXTREMES = frozenset({"max", "min"})
+
+
+def _push_group_extremes(
+    ctx: Context, source: StoreSource, columns: list[str], fn_name: str
+) -> Stream | None:
+    """`group(columns:) |> max()/min()`: the chosen row of each group from one SQL
+    statement (storage.pushdown.group_extremes); None (general path) when the store
+    cannot answer it exactly: several or non-numeric value types, or a group whose
+    series differ in tag keys (its table would have other columns)."""
+    from fluxlab.storage.pushdown import group_extremes
+
+    plan = source.plan
+    assert plan.start is not None and plan.stop is not None
+    try:
+        found = group_extremes(
+            ctx.source, plan.bucket, start_ns=plan.start.ns, stop_ns=plan.stop.ns,
+            predicate=plan.predicate, columns=columns, fn=fn_name,
+        )
+    except Exception as exc:  # noqa: BLE001 - storage errors become Flux errors
+        raise FluxRuntimeError(f"{fn_name}: {exc}") from exc
+    if found is None:
+        return None
+    _ftype, tags, arrow = found
+    frame = pl.from_arrow(arrow)
+    assert isinstance(frame, pl.DataFrame)
+    if frame.height == 0:
+        return Stream()
+    if not frame.get_column("complete").all():
+        return None
+    frame = frame.drop("complete").with_columns(
+        pl.col("_time").cast(pl.Int64).cast(TIME_TYPE),
+        pl.lit(plan.start.ns, pl.Int64).cast(TIME_TYPE).alias("_start"),
+        pl.lit(plan.stop.ns, pl.Int64).cast(TIME_TYPE).alias("_stop"),
+    ).select(["_start", "_stop", "_time", "_value", "_field", "_measurement", *sorted(tags)])
+    key = [c for c in columns if c in frame.columns]
+    return Stream([Table.from_frame(frame.slice(i, 1), key) for i in range(frame.height)])
 
 
 def _push_group_totals(
