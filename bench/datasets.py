@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from results_md import record_section
+from results_md import record_section, warm_lazy_imports
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"  # written through results_md.record_section
@@ -83,14 +83,13 @@ def _peak_rss_bytes() -> int:
 def child(kind: str, data: str, work: str) -> None:
     """One measurement in a fresh process; prints JSON. Imports and set-up are not timed."""
     import duckdb
-    import pyarrow as pa
 
     from fluxlab.backends.embedded import EmbeddedBackend
     from fluxlab.datasets.generators import generate
     from fluxlab.datasets.load import load_dataset
     from fluxlab.ingest import ingest_file
 
-    pa.array([0])  # pyarrow's lazy import of pandas (dev environment): an import, not timed
+    warm_lazy_imports()
     out: dict[str, object] = {}
     if kind == "duckdb":
         con = duckdb.connect(str(Path(work) / "raw.duckdb"),

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from results_md import record_section
+from results_md import record_section, warm_lazy_imports
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
@@ -203,15 +203,6 @@ def _peak_rss_bytes() -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     return 0
-
-
-def warm_lazy_imports() -> None:
-    """pyarrow imports pandas (when installed, as in the dev environment) on its first
-    `pa.array` call: ~0.5 s of import inside the timed run otherwise. Imports are not
-    timed (DuckDB's reference has `import duckdb` done before its clock starts too)."""
-    import pyarrow as pa
-
-    pa.array([0])
 
 
 def child(kind: str, data: str, mapping: str, target: str) -> None:

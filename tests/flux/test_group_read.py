@@ -3,7 +3,7 @@ the general path (one table per series, then `group`), in tables, keys, columns 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,19 +45,25 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
         yield s
 
 
-@pytest.fixture
-def shortcut(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Records whether each read took the direct group path."""
-    taken: list[bool] = []
-    real = from_store._grouped_directly
+def _spy(monkeypatch: pytest.MonkeyPatch, module: Any, name: str,
+         judge: Callable[[Any], bool]) -> list[bool]:
+    """Replace `module.name` by a wrapper recording `judge(result)` of every call."""
+    seen: list[bool] = []
+    real = getattr(module, name)
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         out = real(*args, **kwargs)
-        taken.append(out is not None)
+        seen.append(judge(out))
         return out
 
-    monkeypatch.setattr(from_store, "_grouped_directly", spy)
-    return taken
+    monkeypatch.setattr(module, name, spy)
+    return seen
+
+
+@pytest.fixture
+def shortcut(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Records whether each read took the direct group path."""
+    return _spy(monkeypatch, from_store, "_grouped_directly", lambda out: out is not None)
 
 
 def _dump(results: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -109,17 +115,11 @@ def extremes(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Records whether `group |> max/min` was answered by the store's SQL."""
     from fluxlab.storage import pushdown
 
-    answered: list[bool] = []
-    real = pushdown.group_extremes
+    def answered(out: Any) -> bool:
+        complete = out[1].column("complete").to_pylist() if out is not None else []
+        return bool(complete) and all(complete)
 
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        out = real(*args, **kwargs)
-        answered.append(out is not None and bool(out[2].column("complete").to_pylist() and
-                                                 all(out[2].column("complete").to_pylist())))
-        return out
-
-    monkeypatch.setattr(pushdown, "group_extremes", spy)
-    return answered
+    return _spy(monkeypatch, pushdown, "group_extremes", answered)
 
 
 @pytest.mark.parametrize("fn", ["max", "min"])

@@ -247,20 +247,20 @@ def _arrow_batches(
         piece = carry + data if carry else data
         if not data:
             if piece:
-                yield from _parse_piece(piece, header, delimiter, renumber)
+                yield _parse_piece(piece, header, delimiter, renumber)
             return
         cut = record_end(piece, delimiter)
         if cut is None or (cut == 0 and len(piece) > MAX_RECORD_BYTES):
             yield from _streamed(_Chained(piece, stream), header, delimiter, read_size, renumber)
             return
         if cut:
-            yield from _parse_piece(memoryview(piece)[:cut], header, delimiter, renumber)
+            yield _parse_piece(memoryview(piece)[:cut], header, delimiter, renumber)
         carry = piece[cut:]
 
 
 def _parse_piece(
     piece: bytes | memoryview, header: list[str], delimiter: str, renumber: _Renumberer
-) -> Iterator[pa.RecordBatch]:
+) -> pa.RecordBatch:
     """One piece of whole records, parsed as a single Arrow block."""
     invalid_before = renumber.invalid_count
     table = pacsv.read_csv(
@@ -273,16 +273,16 @@ def _parse_piece(
         convert_options=_convert_options(header),
     )
     renumber.records_total += table.num_rows + renumber.invalid_count - invalid_before
-    yield table.combine_chunks().to_batches()[0] if table.num_rows else _empty_batch(header)
+    return table.combine_chunks().to_batches()[0] if table.num_rows else _empty_batch(header)
 
 
 def _streamed(
     stream: BinaryIO, header: list[str], delimiter: str, read_size: int, renumber: _Renumberer
-) -> Iterator[pa.RecordBatch]:
+) -> pacsv.CSVStreamingReader:
     """Arrow's quote-aware streaming reader (the exact, slower way to find records).
 
     Its blocks are at least 1 MiB: it cannot parse a record longer than one block."""
-    yield from pacsv.open_csv(
+    return pacsv.open_csv(
         stream,
         read_options=pacsv.ReadOptions(column_names=header, use_threads=False,
                                        block_size=max(read_size, 1 << 20)),

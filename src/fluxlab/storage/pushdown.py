@@ -180,8 +180,8 @@ def bucket_value_type(
     scan), or None when there are several or none: what bucket_totals will find."""
     with store._mutex:
         request = store._request(bucket, start_ns, stop_ns, None, None, predicate)
-        typed = _typed_branches(request, predicate)
-        return next(iter(typed)) if len(typed) == 1 else None
+        found = _one_value_type(request, predicate)
+        return found[0] if found is not None else None
 
 
 def _typed_branches(
@@ -193,6 +193,32 @@ def _typed_branches(
         for ftype, branches in scans.branches_by_type(request).items()
     }
     return {t: b for t, b in typed.items() if b}
+
+
+def _one_value_type(
+    request: scans.ScanRequest, predicate: Predicate | None
+) -> tuple[FieldType, list[scans.Branch]] | None:
+    """(type, branches) when the selected fields share one value type: only then can
+    their points meet in one group; None otherwise (the caller's general path decides)."""
+    typed = _typed_branches(request, predicate)
+    return next(iter(typed.items())) if len(typed) == 1 else None
+
+
+def _known_columns(columns: list[str], tag_keys: list[str]) -> list[str]:
+    """The group columns the scanned points have (others are absent from every table)."""
+    return [c for c in columns if c in ("_measurement", "_field") or c in tag_keys]
+
+
+def _group_keys_sql(branch: scans.Branch, columns: list[str]) -> list[str]:
+    """`<column> AS g<i>` per group column for one branch (NULL where the series lack it)."""
+    resolve = _resolver(branch)
+    return [f"{resolve(c) or 'NULL::VARCHAR'} AS g{i}" for i, c in enumerate(columns)]
+
+
+def _table_order_sql(branch: scans.Branch) -> str:
+    """{series key, field}: the order in which the Flux layer lists a branch's tables."""
+    m, col = branch.measurement, branch.field
+    return f"{{'k': {_series_key_sql(m)}, 'f': {sql_string(col.key)}}}"
 
 
 def bucket_totals(
@@ -218,10 +244,10 @@ def bucket_totals(
     """
     with store._mutex:
         request = store._request(bucket, start_ns, stop_ns, None, None, predicate)
-        typed = _typed_branches(request, predicate)
-        if len(typed) != 1:
+        found = _one_value_type(request, predicate)
+        if found is None:
             return None
-        ftype, branches = next(iter(typed.items()))
+        ftype, branches = found
         table = scans._run(store._con, _bucket_sql(request, branches, ftype, bucket_ns, ranked))
         names = ["_time", "count", *(["sum"] if ftype in _SUM_TYPES else []),
                  *(["first_rank"] if ranked else [])]
@@ -407,12 +433,12 @@ def group_totals(
     """
     with store._mutex:  # the store serializes every use of its DuckDB connection
         request = store._request(bucket, start_ns, stop_ns, None, None, predicate)
-        typed = _typed_branches(request, predicate)
-        if len(typed) != 1:
+        found = _one_value_type(request, predicate)
+        if found is None:
             return None
-        ftype, branches = next(iter(typed.items()))
+        ftype, branches = found
         tag_keys = scans.tag_keys_of(branches)
-        known = [c for c in columns if c in ("_measurement", "_field") or c in tag_keys]
+        known = _known_columns(columns, tag_keys)
         summed = with_sum and ftype in _SUM_TYPES
         counted = with_count or not summed  # a count tells which series have values
         sql = _group_totals_sql(request, branches, known, counted, ftype if summed else None)
@@ -437,7 +463,6 @@ def _group_totals_sql(
     ctes, bodies = [], []
     for number, branch in enumerate(branches):
         m, col = branch.measurement, branch.field
-        resolve = _resolver(branch)
         values = [f"count({col.name}) AS n"] if counted else []
         if sum_type is not None:
             values.append(f"sum({col.name}) AS s")
@@ -445,12 +470,11 @@ def _group_totals_sql(
             f"p{number} AS (SELECT {SERIES_ID}, {', '.join(values)} FROM {sql_ident(m.table)}"
             f" WHERE {when or 'TRUE'} GROUP BY {SERIES_ID})"
         )
-        keys = [f"{resolve(c) or 'NULL::VARCHAR'} AS {g}" for c, g in zip(
-            columns, groups, strict=True)]
+        keys = _group_keys_sql(branch, columns)
         present = "p.n > 0" if counted else "p.s IS NOT NULL"
         bodies.append(
             f"SELECT {''.join(k + ', ' for k in keys)}{', '.join('p.' + t for t in totals)}, "
-            f"{{'k': {_series_key_sql(m)}, 'f': {sql_string(col.key)}}} AS o "
+            f"{_table_order_sql(branch)} AS o "
             f"FROM p{number} p JOIN {sql_ident(m.series)} USING ({SERIES_ID}) "
             f"WHERE {present} AND {_series_condition(request, branch)}"
         )
@@ -475,10 +499,10 @@ def group_extremes(
     predicate: Predicate | None,
     columns: list[str],
     fn: str,
-) -> tuple[FieldType, list[str], pa.Table] | None:
+) -> tuple[list[str], pa.Table] | None:
     """`group(columns:) |> max()` (or min) as ONE statement: the chosen point of each group.
 
-    (value type, tag keys, table). Flux's selector returns the first row of the group
+    (tag keys, table). Flux's selector returns the first row of the group
     table holding the extreme value; that table lists its series in (series key, field)
     order, each in time order, so the winner is the series with the extreme value and
     the smallest key, at the earliest time it has that value. Extremes are found per
@@ -492,17 +516,17 @@ def group_extremes(
         raise ValueError(f"fn must be one of {EXTREMES}")
     with store._mutex:
         request = store._request(bucket, start_ns, stop_ns, None, None, predicate)
-        typed = _typed_branches(request, predicate)
-        if len(typed) != 1:
+        found = _one_value_type(request, predicate)
+        if found is None:
             return None
-        ftype, branches = next(iter(typed.items()))
+        ftype, branches = found
         if not is_numeric(ftype):
             return None
         tag_keys = scans.tag_keys_of(branches)
-        known = [c for c in columns if c in ("_measurement", "_field") or c in tag_keys]
-        table = scans._run(store._con, _extremes_sql(request, branches, known, tag_keys, fn))
+        sql = _extremes_sql(request, branches, _known_columns(columns, tag_keys), tag_keys, fn)
+        table = scans._run(store._con, sql)
         names = ["_measurement", "_field", "_time", "_value", *tag_keys, "complete"]
-        return ftype, tag_keys, table.rename_columns(names)
+        return tag_keys, table.rename_columns(names)
 
 
 def _extremes_sql(
@@ -516,13 +540,11 @@ def _extremes_sql(
     ctes, bodies, times = [], [], []
     for number, branch in enumerate(branches):
         m, col = branch.measurement, branch.field
-        resolve = _resolver(branch)
         ctes.append(
             f"p{number} AS (SELECT {SERIES_ID}, {fn}({col.name}) AS v FROM {sql_ident(m.table)}"
             f" WHERE {when or 'TRUE'} AND {col.name} IS NOT NULL GROUP BY {SERIES_ID})"
         )
-        keys = [f"{resolve(c) or 'NULL::VARCHAR'} AS {g}" for c, g in zip(columns, groups,
-                                                                          strict=True)]
+        keys = _group_keys_sql(branch, columns)
         tags = [f"{m.tags[k].name if k in m.tags else 'NULL::VARCHAR'} AS t{i}"
                 for i, k in enumerate(tag_keys)]
         complete = " AND ".join(
@@ -532,7 +554,7 @@ def _extremes_sql(
             f"SELECT {''.join(k + ', ' for k in keys)}{number} AS b, p.{SERIES_ID}, p.v, "
             f"{sql_string(m.name)} AS meas, {sql_string(col.key)} AS fld, "
             f"{''.join(t + ', ' for t in tags)}({complete}) AS all_tags, "
-            f"{{'k': {_series_key_sql(m)}, 'f': {sql_string(col.key)}}} AS o "
+            f"{_table_order_sql(branch)} AS o "
             f"FROM p{number} p JOIN {sql_ident(m.series)} USING ({SERIES_ID}) "
             f"WHERE {_series_condition(request, branch)}"
         )

@@ -281,9 +281,8 @@ def _in_series_order(frame: pl.DataFrame, tags: list[str]) -> pl.DataFrame | Non
     sorts tables). Only the first row of each run is compared and sorted."""
     series_cols = ["_measurement", *tags, "_field"]
     changed = pl.any_horizontal([pl.col(c).ne_missing(pl.col(c).shift(1)) for c in series_cols])
+    # row 0 differs from the null before it, so the first run starts at 0
     starts = np.flatnonzero(frame.select(changed.fill_null(True)).to_series().to_numpy())
-    if starts.size == 0 or starts[0] != 0:
-        starts = np.concatenate([[0], starts]).astype(np.int64)
     heads = frame.select(series_cols).gather(starts)
     series = pl.concat_str(
         [pl.col("_measurement").cast(pl.String),
@@ -624,20 +623,16 @@ def _push_group_extremes(
         raise FluxRuntimeError(f"{fn_name}: {exc}") from exc
     if found is None:
         return None
-    _ftype, tags, arrow = found
-    frame = pl.from_arrow(arrow)
-    assert isinstance(frame, pl.DataFrame)
-    if frame.height == 0:
+    _tags, arrow = found
+    chosen = pl.from_arrow(arrow)
+    assert isinstance(chosen, pl.DataFrame)
+    if chosen.height == 0:
         return Stream()
-    if not frame.get_column("complete").all():
+    if not chosen.get_column("complete").all():
         return None
-    frame = frame.drop("complete").with_columns(
-        pl.col("_time").cast(pl.Int64).cast(TIME_TYPE),
-        pl.lit(plan.start.ns, pl.Int64).cast(TIME_TYPE).alias("_start"),
-        pl.lit(plan.stop.ns, pl.Int64).cast(TIME_TYPE).alias("_stop"),
-    ).select(["_start", "_stop", "_time", "_value", "_field", "_measurement", *sorted(tags)])
-    key = [c for c in columns if c in frame.columns]
-    return Stream([Table.from_frame(frame.slice(i, 1), key) for i in range(frame.height)])
+    frame, _ = _long_frame(chosen.drop("complete"), plan)
+    # one row per group and distinct groups: splitting by the key gives one table each
+    return Stream.from_frame(frame, [c for c in columns if c in frame.columns])
 
 
 def _push_group_totals(

@@ -10,13 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-import pyarrow as pa
-
 from fluxlab.ingest.annotations import TableSpec, split_row
 from fluxlab.ingest.csvblocks import DEFAULT_BLOCK_SIZE, CsvBlock, iter_csv_blocks
 from fluxlab.ingest.prefetch import TRANSFORM_WORKERS, ordered_map
-from fluxlab.ingest.readers.base import ReadChunk
-from fluxlab.ingest.rowplan import apply_plan
+from fluxlab.ingest.readers.base import ReadChunk, planned_chunk
 from fluxlab.ingest.segments import LookaheadStream, SegmentStream
 from fluxlab.ingest.sources import OpenedSource
 
@@ -91,9 +88,7 @@ def _read_table_data(
     def transform(block: CsvBlock) -> ReadChunk:
         plan = table.row_plan(raw_names, block.batch)
         plan.delimiter = delimiter
-        result = apply_plan(block.batch, block.lines, plan, table.source)
-        rejects = pa.concat_tables([block.bad_rows, result.rejects]).sort_by("line")
-        return ReadChunk(result.batches, rejects, result.skipped_lines, 0, block.bytes_read)
+        return planned_chunk(block, plan, table.source)
 
     yield from ordered_map(transform, blocks, workers=TRANSFORM_WORKERS)
 

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from fluxlab.ingest.csvblocks import CsvBlock
 from fluxlab.ingest.rejects import empty_rejects
+from fluxlab.ingest.rowplan import RowPlan, apply_plan
 from fluxlab.model.points import PointBatch
 
 
@@ -39,3 +41,11 @@ class ReadChunk:
     @property
     def rows_read(self) -> int:
         return self.rows_in_batches + self.rejects.num_rows + self.skipped
+
+
+def planned_chunk(block: CsvBlock, plan: RowPlan, source: str) -> ReadChunk:
+    """A parsed CSV block through its row plan: batches, and shape and value rejects in
+    line order."""
+    result = apply_plan(block.batch, block.lines, plan, source)
+    rejects = pa.concat_tables([block.bad_rows, result.rejects]).sort_by("line")
+    return ReadChunk(result.batches, rejects, result.skipped_lines, 0, block.bytes_read)

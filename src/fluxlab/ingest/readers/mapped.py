@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import pyarrow as pa
-
-from fluxlab.ingest.csvblocks import DEFAULT_BLOCK_SIZE, CsvBlock, iter_csv_blocks, read_header
+from fluxlab.ingest.csvblocks import DEFAULT_BLOCK_SIZE, iter_csv_blocks, read_header
 from fluxlab.ingest.mapping import Mapping
 from fluxlab.ingest.prefetch import TRANSFORM_WORKERS, ordered_map
-from fluxlab.ingest.readers.base import ReadChunk
-from fluxlab.ingest.rowplan import apply_plan
+from fluxlab.ingest.readers.base import ReadChunk, planned_chunk
 from fluxlab.ingest.sources import OpenedSource
 
 
@@ -37,10 +34,5 @@ def read_mapped_csv(
         block_size=block_size,
         bytes_read=lambda: opened.bytes_read,
     )
-
-    def transform(block: CsvBlock) -> ReadChunk:
-        result = apply_plan(block.batch, block.lines, plan, source)
-        rejects = pa.concat_tables([block.bad_rows, result.rejects]).sort_by("line")
-        return ReadChunk(result.batches, rejects, result.skipped_lines, 0, block.bytes_read)
-
-    yield from ordered_map(transform, blocks, workers=TRANSFORM_WORKERS)
+    yield from ordered_map(lambda block: planned_chunk(block, plan, source), blocks,
+                           workers=TRANSFORM_WORKERS)
